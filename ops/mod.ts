@@ -1,0 +1,16 @@
+/**
+ * The array core: NDArray, creation, elementwise, reductions, movement,
+ * linear algebra, autodiff, random, convolution and pooling.
+ *
+ * @module
+ */
+import "./_js_kernels.ts";
+export { NDArray, realizeAll } from "./ndarray.ts";
+export type { DType, NestedArray, Operand, SliceSpec, TypedArray } from "./ndarray.ts";
+export * from "./creation.ts";
+export * from "./elementwise.ts";
+export * from "./reduce.ts";
+export * from "./movement.ts";
+export * from "./linalg.ts";
+export { kernelLog, setDebug } from "./_schedule.ts";
+export { getBackend, setBackend } from "./_backend.ts";
