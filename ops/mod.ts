@@ -14,3 +14,5 @@ export * from "./movement.ts";
 export * from "./linalg.ts";
 export { kernelLog, setDebug } from "./_schedule.ts";
 export { getBackend, setBackend } from "./_backend.ts";
+export { customVjp, grad, stopGradient, valueAndGrad, vjp } from "./grad.ts";
+export type { GradOptions, Pullback, Tree } from "./grad.ts";
