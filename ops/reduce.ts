@@ -50,7 +50,8 @@ export function prod(x: NDArray, axis?: Axis, keepDims = false): NDArray {
 }
 
 /**
- * Maximum over `axis` (NaN propagates). The gradient goes to the first maximum.
+ * Maximum over `axis` (NaN propagates). Tied maxima share the gradient equally
+ * (JAX, PyTorch `amax`); the max-type pooling ops route it to the first maximum.
  *
  * @example
  * ```ts
