@@ -85,8 +85,15 @@ function finish(node: Node, buffer: TypedArray): void {
   if (!tracing()) node.inputs = [];
 }
 
+// Ops that leave the row-major data unchanged: realized, they share the buffer.
+const SAME_DATA: ReadonlySet<Prim> = new Set<Prim>(["reshape", "alias", "stopGradient", "custom"]);
+
 function realizeNode(node: Node, uses: Uses): void {
   if (node.buffer) return;
+  if (SAME_DATA.has(node.op)) {
+    realizeNode(node.inputs[0], uses);
+    return finish(node, node.inputs[0].buffer!);
+  }
   if (FUSIBLE.has(node.op)) return runFused(node, uses);
   for (const input of node.inputs) realizeNode(input, uses);
   const buffers = node.inputs.map((i) => i.buffer!);
