@@ -160,11 +160,7 @@ class Block {
   readonly memo = new Map<string, string>();
   constructor(readonly parent: Block | null, readonly indent: string) {}
   find(key: string): string | undefined {
-    for (let b: Block | null = this; b; b = b.parent) {
-      const v = b.memo.get(key);
-      if (v !== undefined) return v;
-    }
-    return undefined;
+    return this.memo.get(key) ?? this.parent?.find(key);
   }
   child(): Block {
     return new Block(this, this.indent + "  ");

@@ -2,7 +2,7 @@
 // new primitive without a rule does not compile. Rules emit ordinary lazy
 // ops: gradients fuse and realize with everything else.
 import type { Node, Prim } from "./_graph.ts";
-import { cast, isFloat, make, NDArray, nodeOf, wrap } from "./_prim.ts";
+import { cast, isFloat, make, type NDArray, nodeOf, wrap } from "./_prim.ts";
 import {
   add,
   cos,

@@ -1,7 +1,7 @@
 // Creating arrays: from JS data, constants and ranges.
 import { allocate, checkDType, type DType, type TypedArray } from "./_dtype.ts";
 import { bufferNode, sizeOf } from "./_graph.ts";
-import { checkArray, fill, NDArray, wrap } from "./_prim.ts";
+import { checkArray, fill, type NDArray, wrap } from "./_prim.ts";
 import type { NestedArray } from "./ndarray.ts";
 
 /** Options of {@linkcode array}. */

@@ -8,7 +8,7 @@ import {
   cast,
   checkArray,
   make,
-  NDArray,
+  type NDArray,
   normAxes,
   normAxis,
   resultDType,

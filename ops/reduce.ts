@@ -3,12 +3,13 @@
 // reduction's loop, an elementwise epilogue on its accumulator).
 import type { ReduceOp } from "./_graph.ts";
 import { sizeOf } from "./_graph.ts";
-import { cast, checkArray, isFloat, make, NDArray, normAxes, normAxis } from "./_prim.ts";
+import { cast, checkArray, isFloat, make, type NDArray, normAxes, normAxis } from "./_prim.ts";
 import { add, exp, isFinite, log, mul, sqrt, sub, where, div } from "./elementwise.ts";
 import { flatten, reshape } from "./movement.ts";
 import { stopGradient } from "./_stop.ts";
 
-type Axis = number | number[] | null | undefined;
+/** Axes to reduce: one, several, or null/undefined for all. */
+export type Axis = number | number[] | null | undefined;
 
 function reduceWith(name: string, op: ReduceOp, x: NDArray, axis: Axis, keepDims: boolean): NDArray {
   checkArray(name, "x", x);
