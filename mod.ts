@@ -13,3 +13,4 @@
  * @module
  */
 export * from "./ops/mod.ts";
+export * as random from "./ops/random.ts";
