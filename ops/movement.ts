@@ -158,7 +158,7 @@ export function flatten(x: NDArray, start = 0, end = -1): NDArray {
  * @example
  * ```ts
  * import { arange, slice } from "./mod.ts";
- * slice(arange(10).reshape([2, 5]), 1, [null, null, -2]).toArray(); // [9, 7, 5]
+ * slice(arange(10).reshape([2, 5]), [1, [null, null, -2]]).toArray(); // [9, 7, 5]
  * ```
  */
 export function slice(x: NDArray, specs: SliceSpec[]): NDArray {
