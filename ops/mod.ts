@@ -12,6 +12,7 @@ export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./movement.ts";
 export * from "./linalg.ts";
+export * from "./pool.ts";
 export { kernelLog, setDebug } from "./_schedule.ts";
 export { getBackend, setBackend } from "./_backend.ts";
 export { customVjp, grad, stopGradient, valueAndGrad, vjp } from "./grad.ts";
