@@ -5,6 +5,7 @@
  * @module
  */
 import "./_js_kernels.ts";
+import "./_conv_kernels.ts";
 export { NDArray, realizeAll } from "./ndarray.ts";
 export type { DType, NestedArray, Operand, SliceSpec, TypedArray } from "./ndarray.ts";
 export * from "./creation.ts";
@@ -12,6 +13,7 @@ export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./movement.ts";
 export * from "./linalg.ts";
+export * from "./conv.ts";
 export * from "./pool.ts";
 export { kernelLog, setDebug } from "./_schedule.ts";
 export { getBackend, setBackend } from "./_backend.ts";
