@@ -110,7 +110,9 @@ export function assertClose(actual: ArrayInput, expected: ArrayInput, options: C
     // broadcast below
   } else if (a.shape && e.shape) {
     if (a.shape.join() !== e.shape.join()) {
-      throw new Error(`${prefix}assertClose: shape mismatch: actual [${a.shape}], expected [${e.shape}]`);
+      throw new Error(
+        `${prefix}assertClose: shape mismatch: actual [${a.shape.join(", ")}], expected [${e.shape.join(", ")}]`,
+      );
     }
   } else if (a.values.length !== e.values.length) {
     throw new Error(
@@ -124,6 +126,7 @@ export function assertClose(actual: ArrayInput, expected: ArrayInput, options: C
     let score: number;
     if (Number.isNaN(x) || Number.isNaN(y)) score = Number.isNaN(x) && Number.isNaN(y) && equalNan ? -1 : Infinity;
     else if (x === y) score = -1; // equal, including infinities
+    else if (!Number.isFinite(x) || !Number.isFinite(y)) score = Infinity;
     else score = Math.abs(x - y) - (atol + rtol * Math.abs(y));
     if (score > 0) {
       bad++;
@@ -210,7 +213,9 @@ export function checkGrad(
   const grads = (pullback(cot) as (NDArray | null | undefined)[]).map((g, i) => {
     if (!g) return new Float64Array(base[i].length);
     if (g.shape.join() !== shapes[i].join()) {
-      throw new Error(`checkGrad: the gradient of input ${i} has shape [${g.shape}], expected [${shapes[i]}]`);
+      throw new Error(
+        `checkGrad: the gradient of input ${i} has shape [${g.shape.join(", ")}], expected [${shapes[i].join(", ")}]`,
+      );
     }
     return g.dataSync();
   });
@@ -231,7 +236,7 @@ export function checkGrad(
     const noise = 16 * Number.EPSILON * (mp + mm) / (2 * h);
     return [(sp - sm) / (2 * h), noise];
   };
-  const describeInput = (i: number) => `input ${i} (shape [${shapes[i]}])`;
+  const describeInput = (i: number) => `input ${i} (shape [${shapes[i].join(", ")}])`;
 
   base.forEach((x, i) => {
     const g = grads[i];
