@@ -220,7 +220,7 @@ export interface UniformOptions {
  * ```ts
  * import * as ts from "../mod.ts";
  * const u = ts.random.uniform(ts.random.key(1), [1000], { minval: 2, maxval: 3 });
- * console.log(u.min().item() >= 2, u.max().item() < 3); // true true
+ * console.log(Number(u.min().item()) >= 2, Number(u.max().item()) < 3); // true true
  * ```
  */
 export function uniform(key: NDArray, shape: number[] = [], options: UniformOptions = {}): NDArray {
@@ -292,7 +292,7 @@ export interface TruncatedNormalOptions {
  * ```ts
  * import * as ts from "../mod.ts";
  * const t = ts.random.truncatedNormal(ts.random.key(0), [1000]);
- * console.log(t.abs().max().item() < 2); // true
+ * console.log(Number(t.abs().max().item()) < 2); // true
  * ```
  */
 export function truncatedNormal(key: NDArray, shape: number[] = [], options: TruncatedNormalOptions = {}): NDArray {
@@ -392,7 +392,7 @@ export function categorical(key: NDArray, logits: NDArray, options: CategoricalO
  * ```ts
  * import * as ts from "../mod.ts";
  * const dice = ts.random.randint(ts.random.key(0), [10], 1, 7);
- * console.log(dice.dtype, dice.min().item() >= 1, dice.max().item() <= 6); // int32 true true
+ * console.log(dice.dtype, Number(dice.min().item()) >= 1, Number(dice.max().item()) <= 6); // int32 true true
  * ```
  */
 export function randint(key: NDArray, shape: number[], minval: number, maxval: number): NDArray {
