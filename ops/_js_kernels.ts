@@ -69,13 +69,29 @@ function planes(axes: WindowAxis[], total: number): { P: number; S: number; O: n
   return { P: S === 0 ? 0 : total / S, S, O };
 }
 
+/** All (output cell, valid tap) pairs of one plane, in row-major window order. */
+function tapList(axes: WindowAxis[]): { o: Int32Array; i: Int32Array; n: number } {
+  let n = 0;
+  forEachTap(axes, () => void n++);
+  const o = new Int32Array(n), i = new Int32Array(n);
+  let k = 0;
+  forEachTap(axes, (oo, ii) => {
+    o[k] = oo;
+    i[k++] = ii;
+  });
+  return { o, i, n };
+}
+
+// Plane-outermost loops over a precomputed tap list keep each plane in cache.
 registerKernel("js", "windowSum", (node, [x]) => {
   const axes = (node as Node<"windowSum">).params.axes;
   const { P, S, O } = planes(axes, x.length);
+  const { o: to, i: ti, n } = tapList(axes);
   const acc = new Float64Array(P * O);
-  forEachTap(axes, (o, i) => {
-    for (let p = 0; p < P; p++) acc[p * O + o] += x[p * S + i];
-  });
+  for (let p = 0; p < P; p++) {
+    const xo = p * S, ao = p * O;
+    for (let t = 0; t < n; t++) acc[ao + to[t]] += x[xo + ti[t]];
+  }
   const out = allocate(node.dtype, P * O);
   out.set(acc);
   return out;
@@ -86,10 +102,12 @@ registerKernel("js", "windowSumT", (node, [g]) => {
   const S = sizeOf(axes.map((a) => a.size));
   const O = sizeOf(axes.map(outLen));
   const P = O === 0 ? 0 : g.length / O;
+  const { o: to, i: ti, n } = tapList(axes);
   const acc = new Float64Array(P * S);
-  forEachTap(axes, (o, i) => {
-    for (let p = 0; p < P; p++) acc[p * S + i] += g[p * O + o];
-  });
+  for (let p = 0; p < P; p++) {
+    const go = p * O, ao = p * S;
+    for (let t = 0; t < n; t++) acc[ao + ti[t]] += g[go + to[t]];
+  }
   const out = allocate(node.dtype, P * S);
   out.set(acc);
   return out;
@@ -99,17 +117,19 @@ registerKernel("js", "windowSumT", (node, [g]) => {
 registerKernel("js", "windowArgmax", (node, [x]) => {
   const axes = (node as Node<"windowArgmax">).params.axes;
   const { P, S, O } = planes(axes, x.length);
+  const { o: to, i: ti, n } = tapList(axes);
   const best = new Float64Array(P * O).fill(-Infinity);
   const arg = new Int32Array(P * O).fill(-1);
-  forEachTap(axes, (o, i) => {
-    for (let p = 0; p < P; p++) {
-      const v = x[p * S + i], k = p * O + o;
+  for (let p = 0; p < P; p++) {
+    const xo = p * S, ko = p * O;
+    for (let t = 0; t < n; t++) {
+      const v = x[xo + ti[t]], k = ko + to[t];
       if (arg[k] < 0 || v > best[k] || (v !== v && best[k] === best[k])) {
         best[k] = v;
-        arg[k] = i;
+        arg[k] = ti[t];
       }
     }
-  });
+  }
   return arg;
 });
 
