@@ -10,7 +10,7 @@ function formatNumber(v: number, dtype: DType, digits: number): string {
   if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
   if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.`;
   const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(digits);
+  if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(digits).replace(/e([+-])(\d)$/, "e$10$2");
   return String(Number(v.toFixed(digits)));
 }
 
@@ -20,6 +20,23 @@ export function formatArray(buf: TypedArray, shape: readonly number[], dtype: DT
   const digits = dtype === "float64" ? 8 : 4;
   const items: string[] = [];
   for (let i = 0; i < buf.length; i++) items.push(formatNumber(buf[i], dtype, digits));
+  // NumPy aligns floats on the decimal point: integer parts padded left,
+  // fractions padded right (`[0.  , 0.25, 1.5 ]`); nan/inf pad left.
+  const decimal = (s: string) => /^-?\d+\.\d*$/.test(s);
+  if (dtype === "float32" || dtype === "float64") {
+    let ip = 0, fp = 0;
+    for (const s of items) {
+      if (!decimal(s)) continue;
+      const d = s.indexOf(".");
+      ip = Math.max(ip, d), fp = Math.max(fp, s.length - d - 1);
+    }
+    for (let i = 0; i < items.length; i++) {
+      const s = items[i];
+      if (!decimal(s)) continue;
+      const d = s.indexOf(".");
+      items[i] = s.slice(0, d).padStart(ip) + "." + s.slice(d + 1).padEnd(fp);
+    }
+  }
   const width = Math.max(0, ...items.map((s) => s.length));
   const pad = (s: string) => s.padStart(width);
   const rec = (axis: number, offset: number, indent: string): string => {
@@ -33,5 +50,6 @@ export function formatArray(buf: TypedArray, shape: readonly number[], dtype: DT
   };
   const body = rec(0, 0, "      ");
   const showDType = !(dtype === "float32" || dtype === "bool");
-  return `array(${body}${showDType || size === 0 ? `, dtype=${dtype}` : dtype === "float32" ? "" : ""})`;
+  const shapeNote = size === 0 && shape.length > 1 ? `, shape=(${shape.join(", ")})` : "";
+  return `array(${body}${shapeNote}${showDType || size === 0 ? `, dtype=${dtype}` : ""})`;
 }

@@ -116,7 +116,8 @@ export function full(shape: number[], value: number | boolean, options: DTypeOpt
  * ```
  */
 export function zeros(shape: number[], options: DTypeOptions = {}): NDArray {
-  return full(shape, 0, options);
+  const dtype = checkDType("zeros", options.dtype ?? "float32");
+  return fill(0, checkShapeArg("zeros", shape), dtype);
 }
 
 /**
@@ -129,7 +130,8 @@ export function zeros(shape: number[], options: DTypeOptions = {}): NDArray {
  * ```
  */
 export function ones(shape: number[], options: DTypeOptions = {}): NDArray {
-  return full(shape, 1, options);
+  const dtype = checkDType("ones", options.dtype ?? "float32");
+  return fill(1, checkShapeArg("ones", shape), dtype);
 }
 
 /**
