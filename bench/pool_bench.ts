@@ -36,7 +36,11 @@ const WORK: Work[] = [
       (pull(dyMax)[0] as NDArray).dataSync();
     },
   },
-  { name: "avgpool2d_3x3_s1_p1_fwd", minBytes: 16777216, run: () => void avgPool2d(x64, { kernelSize: 3, stride: 1, padding: 1 }).dataSync() },
+  {
+    name: "avgpool2d_3x3_s1_p1_fwd",
+    minBytes: 16777216,
+    run: () => void avgPool2d(x64, { kernelSize: 3, stride: 1, padding: 1 }).dataSync(),
+  },
   {
     name: "avgpool2d_3x3_s1_p1_bwd",
     minBytes: 16777216,
@@ -45,7 +49,11 @@ const WORK: Work[] = [
       (pull(dyAvg)[0] as NDArray).dataSync();
     },
   },
-  { name: "adaptive_avgpool2d_6x6_fwd", minBytes: 1679360, run: () => void adaptiveAvgPool2d(x13, { outputSize: 6 }).dataSync() },
+  {
+    name: "adaptive_avgpool2d_6x6_fwd",
+    minBytes: 1679360,
+    run: () => void adaptiveAvgPool2d(x13, { outputSize: 6 }).dataSync(),
+  },
   {
     name: "adaptive_avgpool2d_6x6_bwd",
     minBytes: 1679360,

@@ -141,7 +141,9 @@ function poolOut(op: string, L: number, k: number, s: number, p: number, d: numb
   if (ceil && (out - 1) * s >= L + p) out--;
   if (out < 1) {
     throw new Error(
-      `${op}: kernel larger than input: effective kernel ${d * (k - 1) + 1} exceeds padded input ${L + 2 * p} (input ${L}, padding ${p})`,
+      `${op}: kernel larger than input: effective kernel ${d * (k - 1) + 1} exceeds padded input ${
+        L + 2 * p
+      } (input ${L}, padding ${p})`,
     );
   }
   return out;
@@ -215,7 +217,9 @@ function maxPoolN(op: string, nd: number, x: NDArray, options: MaxPoolOptions): 
   p.forEach((pi, i) => {
     const lim = Math.floor((d[i] * (k[i] - 1) + 1) / 2);
     if (pi > lim) {
-      throw new Error(`${op}: padding too large: padding ${pi} must be at most half the effective kernel size (${lim}) on spatial axis ${i}`);
+      throw new Error(
+        `${op}: padding too large: padding ${pi} must be at most half the effective kernel size (${lim}) on spatial axis ${i}`,
+      );
     }
   });
   const g = slidingGeometry(op, xc.shape.slice(2), k, s, p, d, options.ceilMode ?? false);
@@ -236,7 +240,9 @@ function maxPoolN(op: string, nd: number, x: NDArray, options: MaxPoolOptions): 
  * ```
  */
 export function maxPool1d(x: NDArray, options: MaxPoolOptions & { returnIndices: true }): PoolWithIndices;
+/** `maxPool1d` without indices: the pooled values. */
 export function maxPool1d(x: NDArray, options: MaxPoolOptions & { returnIndices?: false }): NDArray;
+/** `maxPool1d` with `returnIndices` decided at run time. */
 export function maxPool1d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices;
 export function maxPool1d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices {
   return maxPoolN("maxPool1d", 1, x, options);
@@ -255,7 +261,9 @@ export function maxPool1d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWi
  * ```
  */
 export function maxPool2d(x: NDArray, options: MaxPoolOptions & { returnIndices: true }): PoolWithIndices;
+/** `maxPool2d` without indices: the pooled values. */
 export function maxPool2d(x: NDArray, options: MaxPoolOptions & { returnIndices?: false }): NDArray;
+/** `maxPool2d` with `returnIndices` decided at run time. */
 export function maxPool2d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices;
 export function maxPool2d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices {
   return maxPoolN("maxPool2d", 2, x, options);
@@ -271,7 +279,9 @@ export function maxPool2d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWi
  * ```
  */
 export function maxPool3d(x: NDArray, options: MaxPoolOptions & { returnIndices: true }): PoolWithIndices;
+/** `maxPool3d` without indices: the pooled values. */
 export function maxPool3d(x: NDArray, options: MaxPoolOptions & { returnIndices?: false }): NDArray;
+/** `maxPool3d` with `returnIndices` decided at run time. */
 export function maxPool3d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices;
 export function maxPool3d(x: NDArray, options: MaxPoolOptions): NDArray | PoolWithIndices {
   return maxPoolN("maxPool3d", 3, x, options);
@@ -288,7 +298,11 @@ function avgPoolN(op: string, nd: number, x: NDArray, options: AvgPoolOptions): 
   const p = tuple(op, "padding", options.padding ?? 0, nd, 0);
   p.forEach((pi, i) => {
     if (pi > Math.floor(k[i] / 2)) {
-      throw new Error(`${op}: padding too large: padding ${pi} must be at most half the kernel size (${Math.floor(k[i] / 2)}) on spatial axis ${i}`);
+      throw new Error(
+        `${op}: padding too large: padding ${pi} must be at most half the kernel size (${
+          Math.floor(k[i] / 2)
+        }) on spatial axis ${i}`,
+      );
     }
   });
   const spatial = xc.shape.slice(2);
@@ -375,7 +389,9 @@ export function avgPool3d(x: NDArray, options: AvgPoolOptions): NDArray {
  */
 export function lpPool2d(x: NDArray, options: LpPoolOptions): NDArray {
   const op = "lpPool2d";
-  if (options === undefined || options === null) throw new Error(`${op}: options with normType and kernelSize are required`);
+  if (options === undefined || options === null) {
+    throw new Error(`${op}: options with normType and kernelSize are required`);
+  }
   const pn = options.normType;
   if (typeof pn !== "number" || !(pn > 0) || !Number.isFinite(pn)) {
     throw new Error(`${op}: normType must be a positive finite number, got ${pn}`);
@@ -397,7 +413,13 @@ export function lpPool2d(x: NDArray, options: LpPoolOptions): NDArray {
 // ---------------------------------------------------------------------------
 // adaptive and global pooling
 
-function adaptiveN(op: string, nd: number, x: NDArray, options: AdaptivePoolOptions, kind: "avg" | "max"): NDArray | PoolWithIndices {
+function adaptiveN(
+  op: string,
+  nd: number,
+  x: NDArray,
+  options: AdaptivePoolOptions,
+  kind: "avg" | "max",
+): NDArray | PoolWithIndices {
   if (options === undefined || options === null) throw new Error(`${op}: options with outputSize are required`);
   const xc = checkInput(op, x, nd, options.dataFormat);
   const O = tuple(op, "outputSize", options.outputSize, nd, 1);
@@ -461,7 +483,9 @@ export function adaptiveAvgPool2d(x: NDArray, options: AdaptivePoolOptions): NDA
  * ```
  */
 export function adaptiveMaxPool1d(x: NDArray, options: AdaptivePoolOptions & { returnIndices: true }): PoolWithIndices;
+/** `adaptiveMaxPool1d` without indices: the pooled values. */
 export function adaptiveMaxPool1d(x: NDArray, options: AdaptivePoolOptions & { returnIndices?: false }): NDArray;
+/** `adaptiveMaxPool1d` with `returnIndices` decided at run time. */
 export function adaptiveMaxPool1d(x: NDArray, options: AdaptivePoolOptions): NDArray | PoolWithIndices;
 export function adaptiveMaxPool1d(x: NDArray, options: AdaptivePoolOptions): NDArray | PoolWithIndices {
   return adaptiveN("adaptiveMaxPool1d", 1, x, options, "max");
@@ -478,7 +502,9 @@ export function adaptiveMaxPool1d(x: NDArray, options: AdaptivePoolOptions): NDA
  * ```
  */
 export function adaptiveMaxPool2d(x: NDArray, options: AdaptivePoolOptions & { returnIndices: true }): PoolWithIndices;
+/** `adaptiveMaxPool2d` without indices: the pooled values. */
 export function adaptiveMaxPool2d(x: NDArray, options: AdaptivePoolOptions & { returnIndices?: false }): NDArray;
+/** `adaptiveMaxPool2d` with `returnIndices` decided at run time. */
 export function adaptiveMaxPool2d(x: NDArray, options: AdaptivePoolOptions): NDArray | PoolWithIndices;
 export function adaptiveMaxPool2d(x: NDArray, options: AdaptivePoolOptions): NDArray | PoolWithIndices {
   return adaptiveN("adaptiveMaxPool2d", 2, x, options, "max");
@@ -542,7 +568,9 @@ function maxUnpoolN(op: string, nd: number, x: NDArray, indices: NDArray, option
     os.forEach((v, i) => {
       if (!(v > def[i] - s[i] && v < def[i] + s[i])) {
         throw new Error(
-          `${op}: invalid outputSize ${JSON.stringify(options.outputSize)}: axis ${i} must be in (${def[i] - s[i]}, ${def[i] + s[i]}), got ${v}`,
+          `${op}: invalid outputSize ${JSON.stringify(options.outputSize)}: axis ${i} must be in (${def[i] - s[i]}, ${
+            def[i] + s[i]
+          }), got ${v}`,
         );
       }
     });
@@ -613,7 +641,9 @@ export function spatialPyramidPool(x: NDArray, options: SpatialPyramidPoolOption
   if (options === undefined || options === null) throw new Error(`${op}: options with levels are required`);
   const xc = checkInput(op, x, 2, options.dataFormat);
   const mode = options.mode ?? "max";
-  if (mode !== "max" && mode !== "avg") throw new Error(`${op}: mode must be "max" or "avg", got ${JSON.stringify(mode)}`);
+  if (mode !== "max" && mode !== "avg") {
+    throw new Error(`${op}: mode must be "max" or "avg", got ${JSON.stringify(mode)}`);
+  }
   const levels = options.levels;
   if (!Array.isArray(levels) || levels.length === 0 || levels.some((n) => !Number.isInteger(n) || n < 1)) {
     throw new Error(`${op}: levels must be a non-empty list of positive integers, got ${JSON.stringify(levels)}`);
@@ -690,7 +720,9 @@ export function sppf(x: NDArray, options: SppfOptions = {}): NDArray {
   const op = "sppf";
   const xc = checkInput(op, x, 2, options.dataFormat);
   const k = options.kernelSize ?? 5, r = options.repeats ?? 3;
-  if (!Number.isInteger(k) || k < 1 || k % 2 === 0) throw new Error(`${op}: kernelSize must be an odd positive integer, got ${k}`);
+  if (!Number.isInteger(k) || k < 1 || k % 2 === 0) {
+    throw new Error(`${op}: kernelSize must be an odd positive integer, got ${k}`);
+  }
   if (!Number.isInteger(r) || r < 1) throw new Error(`${op}: repeats must be a positive integer, got ${r}`);
   const parts = [xc];
   for (let i = 0; i < r; i++) parts.push(sameMax(parts[i], k));
@@ -713,7 +745,11 @@ export interface MixedPoolOptions {
 
 function keyWords(op: string, key: NDArray | undefined): [number, number] {
   if (!(key instanceof NDArray) || key.size < 1) {
-    throw new Error(`${op}: training mode needs a PRNG key (an NDArray of 2 words), got ${key === undefined ? "undefined" : String(key)}`);
+    throw new Error(
+      `${op}: training mode needs a PRNG key (an NDArray of 2 words), got ${
+        key === undefined ? "undefined" : String(key)
+      }`,
+    );
   }
   const d = key.dataSync();
   let h0 = 0x9e3779b9 | 0, h1 = 0x85ebca6b | 0;
@@ -739,7 +775,9 @@ function keyWords(op: string, key: NDArray | undefined): [number, number] {
  */
 export function mixedPool2d(x: NDArray, options: MixedPoolOptions): NDArray {
   const op = "mixedPool2d";
-  if (options === undefined || options === null) throw new Error(`${op}: options with outputSize and mode are required`);
+  if (options === undefined || options === null) {
+    throw new Error(`${op}: options with outputSize and mode are required`);
+  }
   const xc = checkInput(op, x, 2, options.dataFormat);
   const mode = options.mode;
   if (mode !== "add" && mode !== "cat" && mode !== "random") {
@@ -803,7 +841,9 @@ export function stochasticPool2d(x: NDArray, options: StochasticPoolOptions): ND
   const data = xc.dataSync();
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] !== data[i]) {
-      throw new Error(`${op}: training mode needs non-negative inputs (e.g. after relu), got ${data[i]} at flat index ${i}`);
+      throw new Error(
+        `${op}: training mode needs non-negative inputs (e.g. after relu), got ${data[i]} at flat index ${i}`,
+      );
     }
   }
   const [oh, ow] = g.out, P = N * C, HW = H * W, O = oh * ow;

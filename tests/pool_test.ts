@@ -100,10 +100,13 @@ function num(v: number | string | null): number {
 function tensor(t: Tensor, dtype?: "float32" | "float64" | "int32"): NDArray {
   const dt = dtype ?? (t.dtype && t.dtype.includes("int") ? "int32" : "float32");
   const data = t.data.map(num);
-  return array(dt === "int32" ? Int32Array.from(data) : dt === "float64" ? Float64Array.from(data) : Float32Array.from(data), {
-    shape: t.shape,
-    dtype: dt,
-  });
+  return array(
+    dt === "int32" ? Int32Array.from(data) : dt === "float64" ? Float64Array.from(data) : Float32Array.from(data),
+    {
+      shape: t.shape,
+      dtype: dt,
+    },
+  );
 }
 
 const fixtures: Case[] = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/pool.json", import.meta.url))).cases;
@@ -167,7 +170,8 @@ interface P2 {
 }
 
 function naiveMax2d(x: Float64Array, N: number, C: number, H: number, W: number, g: P2): { v: number[]; i: number[] } {
-  const oh = outSize(H, g.k[0], g.s[0], g.p[0], g.d[0], g.ceil), ow = outSize(W, g.k[1], g.s[1], g.p[1], g.d[1], g.ceil);
+  const oh = outSize(H, g.k[0], g.s[0], g.p[0], g.d[0], g.ceil),
+    ow = outSize(W, g.k[1], g.s[1], g.p[1], g.d[1], g.ceil);
   const v: number[] = [], ind: number[] = [];
   for (let pl = 0; pl < N * C; pl++) {
     for (let a = 0; a < oh; a++) {
@@ -192,7 +196,16 @@ function naiveMax2d(x: Float64Array, N: number, C: number, H: number, W: number,
   return { v, i: ind };
 }
 
-function naiveAvg2d(x: Float64Array, N: number, C: number, H: number, W: number, g: P2, include: boolean, div: number | null): number[] {
+function naiveAvg2d(
+  x: Float64Array,
+  N: number,
+  C: number,
+  H: number,
+  W: number,
+  g: P2,
+  include: boolean,
+  div: number | null,
+): number[] {
   const oh = outSize(H, g.k[0], g.s[0], g.p[0], 1, g.ceil), ow = outSize(W, g.k[1], g.s[1], g.p[1], 1, g.ceil);
   const out: number[] = [];
   for (let pl = 0; pl < N * C; pl++) {
@@ -229,7 +242,14 @@ Deno.test("maxPool2d matches a nested-loop reference (ceil, padding, dilation)",
   const data = rand(N * C * H * W, 7);
   const x = array(data, { shape: [N, C, H, W], dtype: "float64" });
   for (const g of GEOMS) {
-    const r = maxPool2d(x, { kernelSize: g.k, stride: g.s, padding: g.p, dilation: g.d, ceilMode: g.ceil, returnIndices: true });
+    const r = maxPool2d(x, {
+      kernelSize: g.k,
+      stride: g.s,
+      padding: g.p,
+      dilation: g.d,
+      ceilMode: g.ceil,
+      returnIndices: true,
+    });
     const ref = naiveMax2d(data, N, C, H, W, g);
     assertEquals(vals(r.values), ref.v, JSON.stringify(g));
     assertEquals(vals(r.indices), ref.i, JSON.stringify(g));
@@ -243,8 +263,21 @@ Deno.test("avgPool2d matches a nested-loop reference (divisor rules)", () => {
   for (const g of GEOMS.filter((q) => q.d[0] === 1 && q.d[1] === 1 && q.p[0] <= q.k[0] / 2 && q.p[1] <= q.k[1] / 2)) {
     for (const include of [true, false]) {
       for (const dv of [null, 5]) {
-        const out = avgPool2d(x, { kernelSize: g.k, stride: g.s, padding: g.p, ceilMode: g.ceil, countIncludePad: include, divisorOverride: dv });
-        close(vals(out), naiveAvg2d(data, N, C, H, W, g, include, dv), 1e-12, 1e-12, JSON.stringify({ g, include, dv }));
+        const out = avgPool2d(x, {
+          kernelSize: g.k,
+          stride: g.s,
+          padding: g.p,
+          ceilMode: g.ceil,
+          countIncludePad: include,
+          divisorOverride: dv,
+        });
+        close(
+          vals(out),
+          naiveAvg2d(data, N, C, H, W, g, include, dv),
+          1e-12,
+          1e-12,
+          JSON.stringify({ g, include, dv }),
+        );
       }
     }
   }
@@ -319,7 +352,11 @@ Deno.test("checkGrad: pooling ops in float64", async () => {
   const xp = array(rand(2 * 2 * 6 * 7, 6).map((v) => Math.abs(v) + 0.1), { shape: [2, 2, 6, 7], dtype: "float64" });
   const opt = { rtol: 1e-5, atol: 1e-7 };
   checkGrad((a) => maxPool2d(a, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true }), [x], opt);
-  checkGrad((a) => avgPool2d(a, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }), [x], opt);
+  checkGrad(
+    (a) => avgPool2d(a, { kernelSize: 3, stride: 2, padding: 1, ceilMode: true, countIncludePad: false }),
+    [x],
+    opt,
+  );
   checkGrad((a) => avgPool3d(a.reshape([2, 2, 1, 6, 7]), { kernelSize: [1, 2, 3], stride: [1, 2, 2] }), [x], opt);
   checkGrad((a) => lpPool2d(a, { normType: 3, kernelSize: 2, ceilMode: true, stride: 2 }), [xp], opt);
   checkGrad((a) => adaptiveAvgPool2d(a, { outputSize: [4, 3] }), [x], opt);
@@ -398,12 +435,19 @@ Deno.test("mixedPool2d random: deterministic per key; eval = add", () => {
     const key = array([0, k], { dtype: "int32" });
     const r = vals(mixedPool2d(x, { outputSize: 2, mode: "random", training: true, key }));
     assertEquals(vals(mixedPool2d(x, { outputSize: 2, mode: "random", training: true, key })), r);
-    const which = JSON.stringify(r) === JSON.stringify(vals(a)) ? "avg" : JSON.stringify(r) === JSON.stringify(vals(m)) ? "max" : "?";
+    const which = JSON.stringify(r) === JSON.stringify(vals(a))
+      ? "avg"
+      : JSON.stringify(r) === JSON.stringify(vals(m))
+      ? "max"
+      : "?";
     assert(which !== "?");
     seen.add(which);
   }
   assertEquals(seen.size, 2);
-  assertEquals(vals(mixedPool2d(x, { outputSize: 2, mode: "random" })), vals(mixedPool2d(x, { outputSize: 2, mode: "add" })));
+  assertEquals(
+    vals(mixedPool2d(x, { outputSize: 2, mode: "random" })),
+    vals(mixedPool2d(x, { outputSize: 2, mode: "add" })),
+  );
 });
 
 Deno.test("maxUnpool1d inverts maxPool1d; gradient is the gather", () => {
@@ -422,9 +466,17 @@ Deno.test("pooling errors are clear", () => {
   assertThrows(() => maxPool2d(x.reshape([1, 16]), { kernelSize: 2 }), Error, "rank 4");
   assertThrows(() => avgPool1d(x, { kernelSize: 2 }), Error, "rank 3");
   const r = maxPool2d(x, { kernelSize: 2, returnIndices: true });
-  assertThrows(() => maxUnpool2d(r.values, r.indices, { kernelSize: 2, outputSize: [6, 4] }), Error, "invalid outputSize");
+  assertThrows(
+    () => maxUnpool2d(r.values, r.indices, { kernelSize: 2, outputSize: [6, 4] }),
+    Error,
+    "invalid outputSize",
+  );
   assertEquals(maxUnpool2d(r.values, r.indices, { kernelSize: 2, outputSize: [5, 4] }).shape, [1, 1, 5, 4]);
-  assertThrows(() => stochasticPool2d(x, { kernelSize: 2, training: true, key: array([1, 2], { dtype: "int32" }) }), Error, "non-negative");
+  assertThrows(
+    () => stochasticPool2d(x, { kernelSize: 2, training: true, key: array([1, 2], { dtype: "int32" }) }),
+    Error,
+    "non-negative",
+  );
   assertThrows(() => stochasticPool2d(x, { kernelSize: 2, training: true }), Error, "key");
   assertThrows(() => maxPool2d(x, { kernelSize: 0 }), Error, "kernelSize");
 });
