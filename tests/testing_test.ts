@@ -129,3 +129,71 @@ Deno.test("checkGrad: tolerances are honoured and the check is deterministic", (
   };
   assertEquals(msg(3), msg(3));
 });
+
+Deno.test("checkGrad: every differentiable op so far", () => {
+  const A = normal(20, [3, 4]), B = normal(21, [3, 4]), P = normal(22, [3, 4]).abs().add(0.5);
+  const M = normal(23, [4, 5]), V = normal(24, [4]), C = normal(25, [2, 3, 4]);
+  const idx = ts.array([2, 0, 1, 2], { dtype: "int32" });
+  const cases: [string, (...xs: NDArray[]) => NDArray, NDArray[]][] = [
+    ["add sub mul div (broadcast)", (a, b, v) => a.add(v).mul(b).sub(v.mul(2)).div(b.abs().add(1)), [A, B, V]],
+    ["pow", (p, b) => p.pow(b), [P, B]],
+    ["exp log log1p expm1", (a, p) => a.exp().add(p.log()).add(p.log1p()).add(a.expm1()), [A, P]],
+    ["sqrt rsqrt reciprocal square", (p) => p.sqrt().add(p.rsqrt()).add(p.reciprocal()).add(p.square()), [P]],
+    ["sin cos tanh sigmoid", (a) => a.sin().mul(a.cos()).add(a.tanh()).add(a.sigmoid()), [A]],
+    ["erf gelu softplus elu", (a) => ts.erf(a).add(a.gelu()).add(a.gelu(true)).add(a.softplus()).add(a.elu()), [A]],
+    [
+      "relu relu6 leakyRelu clip",
+      (a) => a.mul(4).relu().add(a.mul(8).relu6()).add(a.leakyRelu(0.2)).add(a.clip(-0.3, 0.4)),
+      [A],
+    ],
+    ["maximum minimum atan2", (a, b) => a.maximum(b).add(a.minimum(b)).add(ts.atan2(a, b)), [A, B]],
+    ["abs mod where", (a, b) => ts.where(a.greater(b), a.abs(), a.mod(b.abs().add(2))), [A, B]],
+    ["sum mean prod", (a) => a.sum(1).add(a.mean(0).sum()).add(a.prod(0).sum()), [A]],
+    ["max min", (a) => a.max(1).add(a.min(0).sum()).add(a.max()), [A]],
+    ["variance std", (a) => a.variance(1).add(a.std(0).sum()), [A]],
+    ["logSumExp softmax logSoftmax", (a) => a.logSumExp(1).sum().add(a.softmax(0).mul(a)).add(a.logSoftmax(1)), [A]],
+    ["cumsum", (a) => a.cumsum(1).add(a.cumsum(0, true)), [A]],
+    [
+      "reshape transpose expandDims squeeze flatten",
+      (c) => c.reshape([6, 4]).transpose().expandDims(0).squeeze(0).flatten(),
+      [C],
+    ],
+    ["broadcastTo slice flip", (v, c) => v.broadcastTo([3, 4]).add(c.slice(1, [0, 3], [null, null, -1])).flip(0), [
+      V,
+      C,
+    ]],
+    ["pad", (a) => ts.pad(a, [[1, 1], [2, 0]], { value: 0.5 }).mul(ts.pad(a, 1)), [A]],
+    [
+      "concat stack split",
+      (a, b) =>
+        ts.concat([a, b], 1).add(ts.stack([a, b], 1).reshape([3, 8])).mul(
+          ts.split(ts.concat([a, a], 1), 2, 1)[1].tile([1, 2]),
+        ),
+      [A, B],
+    ],
+    ["tile repeat", (a) => a.tile([2, 1]).add(ts.repeat(a, 2, 0)), [A]],
+    [
+      "take takeAlongAxis gather",
+      (a) => ts.take(a, idx, 1).add(ts.takeAlongAxis(a, idx.reshape([1, 4]).broadcastTo([3, 4]).mod(3), 1)),
+      [A],
+    ],
+    ["scatterAdd", (a, b) => ts.scatterAdd(a, idx.reshape([1, 4]).broadcastTo([3, 4]), b, 1), [A, B]],
+    ["sort topk", (a) => ts.sort(a, 1).add(ts.topk(a, 4, 1).values.mul(2)), [A]],
+    [
+      "matmul dot outer einsum",
+      (a, m, v) =>
+        ts.matmul(a, m).sum(1).add(ts.dot(a, v)).add(ts.outer(v, v).sum(0).slice([0, 3])).add(
+          ts.einsum("ij,jk->i", a, m),
+        ),
+      [A, M, V],
+    ],
+    ["batched matmul", (c, m) => ts.matmul(c, m), [C, M]],
+  ];
+  for (const [name, f, inputs] of cases) {
+    try {
+      checkGrad(f, inputs, { rtol: 1e-5, atol: 1e-7 });
+    } catch (e) {
+      throw new Error(`${name}: ${(e as Error).message}`);
+    }
+  }
+});
