@@ -260,3 +260,27 @@ Deno.test("random.permutation / shuffle: permutations, uniform positions", () =>
   assertThrows(() => r.shuffle(r.key(0), ts.array(3)), Error, "at least one axis");
   assertThrows(() => r.permutation(r.key(0), -2), TypeError);
 });
+
+Deno.test("random: golden values pin the algorithm (same numbers on every run and platform)", () => {
+  const k = r.key(2024);
+  assertEquals(vals(r.bits(k, [4])), [1982900149, 1742385569, -1245793169, -1474264064]);
+  // float32: top 24 bits of each word times 2^-24
+  assertEquals(vals(r.uniform(k, [2])), [7745703 / 2 ** 24, (1742385569 >>> 8) / 2 ** 24]);
+  assertEquals(vals(r.uniform(k, [4])), [
+    0.4616798758506775,
+    0.40568071603775024,
+    0.7099411487579346,
+    0.6567461490631104,
+  ]);
+  assertEquals(vals(r.uniform(k, [3], { dtype: "float64" })), [
+    0.4616799179967206,
+    0.405680757009955,
+    0.7099411759695576,
+  ]);
+  const z = vals(r.normal(k, [3], { dtype: "float64" }));
+  [-0.0962023858227454, -0.23866995751199754, 0.5532128804224001].forEach((v, i) => assert(Math.abs(z[i] - v) < 1e-12));
+  assertEquals(vals(r.randint(k, [6], 0, 10)), [4, 4, 7, 6, 4, 6]);
+  assertEquals(vals(r.permutation(k, 8)), [7, 6, 1, 0, 4, 5, 3, 2]);
+  assertEquals(r.split(k).map(vals), [[1982900149, 1742385569], [-1245793169, -1474264064]]);
+  assertEquals(vals(r.foldIn(k, 7)), [-1469416276, -353055882]);
+});
