@@ -395,3 +395,92 @@ Deno.test("convOutputSize / convTransposeOutputSize", () => {
   assert(ts.convOutputSize(10, 3, { dilation: 2 }) === 6);
   assert(ts.convTransposeOutputSize(16, 3, { stride: 2, padding: 1, outputPadding: 1 }) === 32);
 });
+
+// ------------------------------------------------------------ PyTorch fixtures
+
+interface FxTensor {
+  shape: number[];
+  data: number[];
+}
+interface FxCase {
+  name: string;
+  op: string;
+  inputs: Record<string, FxTensor>;
+  options: Record<string, unknown>;
+  output: FxTensor;
+  cotangent: FxTensor;
+  grads: Record<string, FxTensor>;
+}
+
+const fixtureOps: Record<string, (...args: unknown[]) => NDArray> = {
+  conv1d: ts.conv1d as never,
+  conv2d: ts.conv2d as never,
+  conv3d: ts.conv3d as never,
+  convTranspose1d: ts.convTranspose1d as never,
+  convTranspose2d: ts.convTranspose2d as never,
+  convTranspose3d: ts.convTranspose3d as never,
+  depthwiseConv2d: ts.depthwiseConv2d as never,
+  separableConv2d: ts.separableConv2d as never,
+  unfold: ts.unfold as never,
+  fold: ts.fold as never,
+};
+
+function loadFixtures(): FxCase[] {
+  try {
+    return JSON.parse(Deno.readTextFileSync(new URL("./fixtures/conv.json", import.meta.url))).cases;
+  } catch {
+    return [];
+  }
+}
+
+/** Build the call: positional inputs (not named by an option) then options with tensors substituted. */
+function fixtureCall(c: FxCase, dtype: "float32" | "float64"): { names: string[]; arrays: NDArray[]; f: (...xs: NDArray[]) => NDArray } {
+  const named = new Set(Object.values(c.options).filter((v) => typeof v === "string" && v in c.inputs) as string[]);
+  const names = Object.keys(c.inputs);
+  const arrays = names.map((k) => ts.array(c.inputs[k].data, { shape: c.inputs[k].shape, dtype }));
+  const fn = fixtureOps[c.op];
+  const f = (...xs: NDArray[]): NDArray => {
+    const byName = Object.fromEntries(names.map((k, i) => [k, xs[i]]));
+    const opts: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(c.options)) opts[k] = typeof v === "string" && v in c.inputs ? byName[v] : v;
+    const pos = names.filter((k) => !named.has(k)).map((k) => byName[k]);
+    return fn(...pos, opts);
+  };
+  return { names, arrays, f };
+}
+
+const fixtures = loadFixtures().filter((c) => c.op in fixtureOps);
+
+Deno.test({
+  name: `conv fixtures (PyTorch 1.13): forward in float64 and float32 (${fixtures.length} cases)`,
+  ignore: fixtures.length === 0,
+  fn() {
+    for (const c of fixtures) {
+      for (const [dtype, rtol, atol] of [["float64", 1e-9, 1e-12], ["float32", 1e-4, 1e-5]] as const) {
+        const { arrays, f } = fixtureCall(c, dtype);
+        const y = f(...arrays);
+        assert(JSON.stringify(y.shape) === JSON.stringify(c.output.shape), `${c.name}: shape ${y.shape} vs ${c.output.shape}`);
+        assert(y.dtype === dtype, `${c.name}: dtype ${y.dtype}`);
+        close(y.dataSync(), c.output.data, rtol, atol, `${c.name} ${dtype}`);
+      }
+    }
+  },
+});
+
+Deno.test({
+  name: `conv fixtures (PyTorch 1.13): VJPs in float64 (${fixtures.length} cases)`,
+  ignore: fixtures.length === 0,
+  fn() {
+    for (const c of fixtures) {
+      const { names, arrays, f } = fixtureCall(c, "float64");
+      const [, pullback] = ts.vjp(f, ...arrays);
+      const grads = pullback(ts.array(c.cotangent.data, { shape: c.cotangent.shape, dtype: "float64" })) as NDArray[];
+      names.forEach((k, i) => {
+        const e = c.grads[k];
+        if (!e) return;
+        assert(JSON.stringify(grads[i].shape) === JSON.stringify(e.shape), `${c.name} grad ${k} shape`);
+        close(grads[i].dataSync(), e.data, 1e-9, 1e-12, `${c.name} grad ${k}`);
+      });
+    }
+  },
+});
