@@ -17,50 +17,77 @@ export type ConvPadding = number | number[] | [number, number][] | "valid" | "sa
 export interface ConvOptions {
   /** optional bias `[Cout]` */
   bias?: NDArray;
+  /** stride, one int or one per spatial axis (default 1) */
   stride?: number | number[];
+  /** zero padding: int, per-axis, per-side pairs `[[before, after], …]`, `"valid"` or `"same"` (default 0) */
   padding?: ConvPadding;
   /** rule for `padding: "same"` (SPEC §3.1) */
   convention?: "torch" | "tf";
+  /** dilation, one int or one per spatial axis (default 1) */
   dilation?: number | number[];
+  /** number of channel groups (default 1) */
   groups?: number;
+  /** channels-first (default) or channels-last layout (SPEC §1) */
   dataFormat?: "NCHW" | "NHWC";
+  /** kernel algorithm (default `"auto"`) */
   algorithm?: ConvAlgorithm;
 }
 
 /** Options of the transposed convolutions. */
 export interface ConvTransposeOptions {
+  /** optional bias `[Cout]`, added after the convolution */
   bias?: NDArray;
+  /** stride, one int or one per spatial axis (default 1) */
   stride?: number | number[];
+  /** zero padding, one int or one per spatial axis (default 0) */
   padding?: number | number[];
+  /** extra output size at the end, `< max(stride, dilation)` (default 0) */
   outputPadding?: number | number[];
+  /** dilation, one int or one per spatial axis (default 1) */
   dilation?: number | number[];
+  /** number of channel groups (default 1) */
   groups?: number;
+  /** channels-first (default) or channels-last layout (SPEC §1) */
   dataFormat?: "NCHW" | "NHWC";
+  /** kernel algorithm (default `"auto"`) */
   algorithm?: ConvAlgorithm;
 }
 
 /** Options of `depthwiseConv2d` and `separableConv2d`. */
 export interface DepthwiseConvOptions {
+  /** optional bias `[Cout]`, added after the convolution */
   bias?: NDArray;
+  /** stride, one int or one per spatial axis (default 1) */
   stride?: number | number[];
+  /** zero padding: int, per-axis, per-side pairs `[[before, after], …]`, `"valid"` or `"same"` (default 0) */
   padding?: ConvPadding;
+  /** rule for `padding: "same"` (SPEC §3.1, default `"torch"`) */
   convention?: "torch" | "tf";
+  /** dilation, one int or one per spatial axis (default 1) */
   dilation?: number | number[];
+  /** channel multiplier `m`; inferred from the weight, must agree if given */
   depthMultiplier?: number;
+  /** channels-first (default) or channels-last layout (SPEC §1) */
   dataFormat?: "NCHW" | "NHWC";
+  /** kernel algorithm (default `"auto"`) */
   algorithm?: ConvAlgorithm;
 }
 
 /** Options of `unfold` / `fold`. */
 export interface UnfoldOptions {
+  /** block size `[kH, kW]` or one int (required) */
   kernelSize: number | number[];
+  /** dilation, one int or one per spatial axis (default 1) */
   dilation?: number | number[];
+  /** zero padding, one int or one per spatial axis (default 0) */
   padding?: number | number[];
+  /** stride, one int or one per spatial axis (default 1) */
   stride?: number | number[];
 }
 
 /** Options of `fold`. */
 export interface FoldOptions extends UnfoldOptions {
+  /** spatial size `[H, W]` of the folded output (required) */
   outputSize: number | number[];
 }
 
@@ -135,9 +162,13 @@ function resolvePadding(
     });
   }
   if (Array.isArray(padding) && padding.length === r && padding.every((p) => Array.isArray(p))) {
-    const ok = padding.every((p) => p.length === 2 && p.every((v: unknown) => Number.isInteger(v) && (v as number) >= 0));
+    const ok = padding.every((p) =>
+      p.length === 2 && p.every((v: unknown) => Number.isInteger(v) && (v as number) >= 0)
+    );
     if (!ok) {
-      throw new Error(`${op}: padding pairs must be ${r} pairs of non-negative integers, got ${JSON.stringify(padding)}`);
+      throw new Error(
+        `${op}: padding pairs must be ${r} pairs of non-negative integers, got ${JSON.stringify(padding)}`,
+      );
     }
     return padding.map((p) => [p[0], p[1]] as [number, number]);
   }
@@ -147,7 +178,14 @@ function resolvePadding(
   return tuple(op, "padding", padding, r, 0).map((p) => [p, p] as [number, number]);
 }
 
-function outSizes(op: string, S: number[], K: number[], stride: number[], dil: number[], pads: [number, number][]): number[] {
+function outSizes(
+  op: string,
+  S: number[],
+  K: number[],
+  stride: number[],
+  dil: number[],
+  pads: [number, number][],
+): number[] {
   return S.map((L, i) => {
     const span = L + pads[i][0] + pads[i][1] - dil[i] * (K[i] - 1) - 1;
     if (span < 0) {
@@ -189,12 +227,20 @@ function checkRank(op: string, name: string, a: NDArray, rank: number, what: str
 function convCore(op: string, x: NDArray, w: NDArray, r: number, o: ConvOptions): NDArray {
   const [N, Cin] = x.shape, [Cout, Cig] = w.shape;
   const groups = o.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  }
   if (Cin % groups !== 0 || Cout % groups !== 0) {
-    throw new Error(`${op}: input channels ${Cin} and output channels ${Cout} must both be divisible by groups ${groups}`);
+    throw new Error(
+      `${op}: input channels ${Cin} and output channels ${Cout} must both be divisible by groups ${groups}`,
+    );
   }
   if (Cig * groups !== Cin) {
-    throw new Error(`${op}: weight must have Cin/groups = ${Cin / groups} input channels (axis 1), got ${Cig} (weight shape [${w.shape}])`);
+    throw new Error(
+      `${op}: weight must have Cin/groups = ${
+        Cin / groups
+      } input channels (axis 1), got ${Cig} (weight shape [${w.shape}])`,
+    );
   }
   const S = x.shape.slice(2), K = w.shape.slice(2);
   const stride = tuple(op, "stride", o.stride ?? 1, r, 1);
@@ -226,7 +272,9 @@ function convCore(op: string, x: NDArray, w: NDArray, r: number, o: ConvOptions)
 
 function convN(op: string, r: number, x: NDArray, w: NDArray, o: ConvOptions): NDArray {
   const fmt = checkFormat(op, o.dataFormat);
-  const lay = fmt === "NHWC" ? `[N, ${["L", "H, W", "D, H, W"][r - 1]}, C]` : `[N, C, ${["L", "H, W", "D, H, W"][r - 1]}]`;
+  const lay = fmt === "NHWC"
+    ? `[N, ${["L", "H, W", "D, H, W"][r - 1]}, C]`
+    : `[N, C, ${["L", "H, W", "D, H, W"][r - 1]}]`;
   checkRank(op, "x", x, r + 2, lay);
   checkRank(op, "weight", w, r + 2, fmt === "NHWC" ? "[*K, Cin/G, Cout]" : "[Cout, Cin/G, *K]");
   if (fmt === "NHWC") return toLast(convCore(op, toFirst(x, r), kernelLastToFirst(w, r), r, o), r);
@@ -285,8 +333,14 @@ function convTransposeN(op: string, r: number, x: NDArray, w: NDArray, o: ConvTr
   }
   const [N, Cin] = x.shape, [WCin, Cog] = w.shape;
   const groups = o.groups ?? 1;
-  if (!Number.isInteger(groups) || groups < 1) throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
-  if (WCin !== Cin) throw new Error(`${op}: weight axis 0 must equal the input channels ${Cin}, got ${WCin} (weight shape [${w.shape}])`);
+  if (!Number.isInteger(groups) || groups < 1) {
+    throw new Error(`${op}: groups must be a positive integer, got ${groups}`);
+  }
+  if (WCin !== Cin) {
+    throw new Error(
+      `${op}: weight axis 0 must equal the input channels ${Cin}, got ${WCin} (weight shape [${w.shape}])`,
+    );
+  }
   if (Cin % groups !== 0) throw new Error(`${op}: input channels ${Cin} must be divisible by groups ${groups}`);
   const Cout = Cog * groups;
   const S = x.shape.slice(2), K = w.shape.slice(2);
@@ -297,7 +351,9 @@ function convTransposeN(op: string, r: number, x: NDArray, w: NDArray, o: ConvTr
   opad.forEach((p, i) => {
     if (p >= Math.max(stride[i], dil[i])) {
       throw new Error(
-        `${op}: outputPadding must be smaller than max(stride, dilation) = ${Math.max(stride[i], dil[i])} on axis ${i}, got ${p}`,
+        `${op}: outputPadding must be smaller than max(stride, dilation) = ${
+          Math.max(stride[i], dil[i])
+        } on axis ${i}, got ${p}`,
       );
     }
   });
@@ -427,7 +483,9 @@ export function separableConv2d(
   checkRank(op, "pointwiseWeight", pointwiseWeight, 4, fmt === "NHWC" ? "[1, 1, C·m, Cout]" : "[Cout, C·m, 1, 1]");
   const pw = fmt === "NHWC" ? transpose(pointwiseWeight, [3, 2, 0, 1]) : pointwiseWeight;
   if (pw.shape[1] !== dw.shape[0] || pw.shape[2] !== 1 || pw.shape[3] !== 1) {
-    throw new Error(`${op}: pointwiseWeight must have shape [Cout, ${dw.shape[0]}, 1, 1] (NCHW form), got [${pw.shape}]`);
+    throw new Error(
+      `${op}: pointwiseWeight must have shape [Cout, ${dw.shape[0]}, 1, 1] (NCHW form), got [${pw.shape}]`,
+    );
   }
   const { bias, depthMultiplier: _m, dataFormat: _f, ...rest } = options;
   const mid = convCore(op, xf, dw, 2, { ...rest, groups: C });
@@ -497,7 +555,10 @@ function unfoldGeometry(op: string, o: UnfoldOptions, S: number[]): { K: number[
   const dil = tuple(op, "dilation", o.dilation ?? 1, 2, 1);
   const pad = tuple(op, "padding", o.padding ?? 0, 2, 0);
   const O = outSizes(op, S, K, stride, dil, pad.map((p) => [p, p]));
-  return { K, geom: { inSize: S, kernel: K, outSize: O, stride, dilation: dil, padBefore: pad, groups: 1, algorithm: "auto" } };
+  return {
+    K,
+    geom: { inSize: S, kernel: K, outSize: O, stride, dilation: dil, padBefore: pad, groups: 1, algorithm: "auto" },
+  };
 }
 
 /** One-hot weight [C·kk, 1, kH, kW]: filter c·kk + t picks tap t. */
@@ -544,7 +605,9 @@ export function unfold(x: NDArray, options: UnfoldOptions): NDArray {
 export function fold(x: NDArray, options: FoldOptions): NDArray {
   const op = "fold";
   checkRank(op, "x", x, 3, "[N, C·kH·kW, L]");
-  if (options === undefined || options.outputSize === undefined) throw new Error(`${op}: options.outputSize is required`);
+  if (options === undefined || options.outputSize === undefined) {
+    throw new Error(`${op}: options.outputSize is required`);
+  }
   const S = tuple(op, "outputSize", options.outputSize, 2, 1);
   const { K, geom } = unfoldGeometry(op, options, S);
   const [N, CK, L] = x.shape;
@@ -600,4 +663,3 @@ export function convTransposeOutputSize(
   const s = options.stride ?? 1, d = options.dilation ?? 1, p = options.padding ?? 0, op = options.outputPadding ?? 0;
   return (inputSize - 1) * s - 2 * p + d * (kernelSize - 1) + op + 1;
 }
-
