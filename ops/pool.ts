@@ -4,8 +4,8 @@
 // first maximum through takeAlongAxis, average pools use a constant divisor
 // (the same forward and backward), unpooling is a scatterAdd.
 import type { WindowAxis } from "./_graph.ts";
-import { threefry2x32 } from "./_threefry.ts";
-import { checkArray, make, NDArray } from "./_prim.ts";
+import { checkArray, describe, make, NDArray } from "./_prim.ts";
+import { uniform } from "./random.ts";
 import { array, zeros } from "./creation.ts";
 import { abs, add, div, greater, maximum, mul, pow, sign, sqrt, where } from "./elementwise.ts";
 import { argsort, concat, pad, reshape, scatterAdd, slice, take, takeAlongAxis, transpose } from "./movement.ts";
@@ -737,34 +737,25 @@ export interface MixedPoolOptions {
   mode: "add" | "cat" | "random";
   /** training mode (only matters for "random"; default false) */
   training?: boolean;
-  /** PRNG key (int32/uint32 words), required for "random" in training */
+  /** PRNG key (`random.key(seed)`), required for "random" in training */
   key?: NDArray;
   /** layout (default "NCHW") */
   dataFormat?: DataFormat;
 }
 
-function keyWords(op: string, key: NDArray | undefined): [number, number] {
-  if (!(key instanceof NDArray) || key.size < 1) {
+function drawUniform(op: string, key: NDArray | undefined, shape: number[]): Float64Array {
+  if (!(key instanceof NDArray)) {
     throw new Error(
-      `${op}: training mode needs a PRNG key (an NDArray of 2 words), got ${
-        key === undefined ? "undefined" : String(key)
-      }`,
+      `${op}: training mode needs a PRNG key (random.key(seed), an int32 array of shape [2]), got ${describe(key)}`,
     );
   }
-  const d = key.dataSync();
-  let h0 = 0x9e3779b9 | 0, h1 = 0x85ebca6b | 0;
-  for (let i = 0; i < d.length; i++) {
-    const w = Number(d[i]) | 0;
-    h0 = Math.imul(h0 ^ w, 0x01000193) | 0;
-    h1 = Math.imul(h1 + w, 0x27d4eb2d) ^ (h0 >>> 15);
-  }
-  return d.length === 2 ? [Number(d[0]) >>> 0, Number(d[1]) >>> 0] : [h0 >>> 0, h1 >>> 0];
+  return Float64Array.from(uniform(key, shape, { dtype: "float64" }).dataSync() as Float64Array);
 }
 
 /**
  * Mixed average/max adaptive pooling (timm "avgmax" / "catavgmax"). Mode
  * "random" (mixed pooling, Yu et al. 2014): in training one λ ∈ {0, 1} per
- * call, drawn deterministically from `key` (λ = 1 → max, 0 → avg); at
+ * call: λ = 1 (max) if `random.uniform(key, [])` < 0.5, else 0 (avg); at
  * inference it returns the expectation `0.5·(avg + max)` (= mode "add").
  *
  * @example
@@ -785,8 +776,7 @@ export function mixedPool2d(x: NDArray, options: MixedPoolOptions): NDArray {
   }
   const o = { outputSize: options.outputSize };
   if (mode === "random" && options.training) {
-    const [k0, k1] = keyWords(op, options.key);
-    const lambda = threefry2x32(k0, k1, 0, 0)[0] & 1;
+    const lambda = drawUniform(op, options.key, [])[0] < 0.5 ? 1 : 0;
     return toLast(lambda ? adaptiveMaxPool2d(xc, o) : adaptiveAvgPool2d(xc, o), 2, options.dataFormat);
   }
   const a = adaptiveAvgPool2d(xc, o), m = adaptiveMaxPool2d(xc, o);
@@ -813,8 +803,9 @@ export interface StochasticPoolOptions {
 /**
  * Stochastic pooling (Zeiler & Fergus 2013) of non-negative `x`. Inference:
  * `Σa²/Σa` (0 for an all-zero window, with zero gradient). Training: one cell
- * per window sampled with probability `a_i/Σa` from uniform draws of the
- * threefry stream of `key` (deterministic per key and shape); the gradient
+ * per window sampled with probability `a_i/Σa` using
+ * `u = random.uniform(key, [N, C, oh, ow], float64)` (deterministic per key
+ * and shape): the first cell whose running sum reaches `u·Σa`; the gradient
  * goes to the sampled cell.
  *
  * @example
@@ -836,8 +827,9 @@ export function stochasticPool2d(x: NDArray, options: StochasticPoolOptions): ND
     const pos = greater(S, 0);
     return toLast(where(pos, div(Q, where(pos, S, 1)), 0), 2, options.dataFormat);
   }
-  const [k0, k1] = keyWords(op, options.key);
   const [N, C, H, W] = xc.shape;
+  const [oh, ow] = g.out, P = N * C, HW = H * W, O = oh * ow;
+  const u = drawUniform(op, options.key, [N, C, oh, ow]);
   const data = xc.dataSync();
   for (let i = 0; i < data.length; i++) {
     if (data[i] < 0 || data[i] !== data[i]) {
@@ -846,7 +838,6 @@ export function stochasticPool2d(x: NDArray, options: StochasticPoolOptions): ND
       );
     }
   }
-  const [oh, ow] = g.out, P = N * C, HW = H * W, O = oh * ow;
   const idx = new Int32Array(P * O);
   const cells: number[] = [];
   let draw = 0;
@@ -865,10 +856,7 @@ export function stochasticPool2d(x: NDArray, options: StochasticPoolOptions): ND
             if (inside) S += data[base + f];
           }
         }
-        const pair = draw >> 1;
-        const w = threefry2x32(k0, k1, 0, pair)[draw & 1];
-        draw++;
-        const t = (w / 4294967296) * S;
+        const t = u[draw++] * S;
         let sel = cells[0];
         if (S > 0) {
           let run = 0, lastPos = -1, found = -1;
