@@ -579,6 +579,16 @@ function maxUnpoolN(op: string, nd: number, x: NDArray, indices: NDArray, option
   if (outSp.some((v) => v < 1)) throw new Error(`${op}: output size [${outSp}] must be positive`);
   const [N, C] = xc.shape;
   const iS = inSp.reduce((a, b) => a * b, 1), oS = outSp.reduce((a, b) => a * b, 1);
+  const iv = ic.dataSync();
+  for (let i = 0; i < iv.length; i++) {
+    if (!(iv[i] >= 0 && iv[i] < oS)) {
+      throw new RangeError(
+        `${op}: invalid max index ${
+          iv[i]
+        } at flat position ${i}: expected an index in [0, ${oS}) for output size [${outSp}]`,
+      );
+    }
+  }
   const out = scatterAdd(zeros([N, C, oS], { dtype: xc.dtype }), reshape(ic, [N, C, iS]), reshape(xc, [N, C, iS]), 2);
   return toLast(reshape(out, [N, C, ...outSp]), nd, options.dataFormat);
 }

@@ -480,3 +480,46 @@ Deno.test("pooling errors are clear", () => {
   assertThrows(() => stochasticPool2d(x, { kernelSize: 2, training: true }), Error, "key");
   assertThrows(() => maxPool2d(x, { kernelSize: 0 }), Error, "kernelSize");
 });
+
+Deno.test("maxUnpool2d rejects out-of-range indices; explicit outputSize bounds", () => {
+  const v = array([[[[1, 2]]]]);
+  assertThrows(
+    () => maxUnpool2d(v, array([[[[0, 8]]]], { dtype: "int32" }), { kernelSize: 2 }),
+    RangeError,
+    "invalid max index",
+  );
+  assertThrows(
+    () => maxUnpool2d(v, array([[[[-1, 3]]]], { dtype: "int32" }), { kernelSize: 2 }),
+    RangeError,
+    "invalid max index",
+  );
+  // default [2, 4]; stride 2 → each axis must lie in (default − 2, default + 2)
+  assertThrows(
+    () => maxUnpool2d(v, array([[[[0, 3]]]], { dtype: "int32" }), { kernelSize: 2, outputSize: [4, 4] }),
+    Error,
+    "invalid outputSize",
+  );
+  assertThrows(
+    () => maxUnpool2d(v, array([[[[0, 3]]]], { dtype: "int32" }), { kernelSize: 2, outputSize: [0, 4] }),
+    Error,
+    "invalid outputSize",
+  );
+  assertEquals(maxUnpool2d(v, array([[[[0, 3]]]], { dtype: "int32" }), { kernelSize: 2, outputSize: [3, 5] }).shape, [
+    1,
+    1,
+    3,
+    5,
+  ]);
+  assertThrows(() => maxUnpool2d(v, array([[[[0, 3]]]]), { kernelSize: 2 }), TypeError, "int32");
+});
+
+Deno.test("stochasticPool2d training with random.key: same key, same draw", async () => {
+  const { random } = await import("../mod.ts");
+  const x = array(rand(2 * 3 * 6 * 6, 12).map(Math.abs), { shape: [2, 3, 6, 6] });
+  const a = vals(stochasticPool2d(x, { kernelSize: 3, stride: 2, padding: 1, training: true, key: random.key(7) }));
+  const b = vals(stochasticPool2d(x, { kernelSize: 3, stride: 2, padding: 1, training: true, key: random.key(7) }));
+  assertEquals(a, b);
+  // every sampled value is one of its window's values (or a padding zero)
+  const m = vals(maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1 }));
+  a.forEach((v, i) => assert(v >= 0 && v <= m[i]));
+});
