@@ -28,13 +28,15 @@ export function matmul(a: NDArray, b: NDArray): NDArray {
   }
   const batch = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
   const B = sizeOf(batch);
-  const dt = resultDType(a, b) === "float64" ? "float64" : "float32";
+  // int32 products accumulate in float64 (exact below 2^53) and come back as int32, as in NumPy.
+  const rdt = resultDType(a, b);
+  const dt = rdt === "float64" || rdt === "int32" ? "float64" : "float32";
   const a3 = reshape(broadcastTo(cast(a2, dt), [...batch, M, K]), [B, M, K]);
   const b3 = reshape(broadcastTo(cast(b2, dt), [...batch, K, N]), [B, K, N]);
   let out = reshape(make("dot", [a3, b3], {}, [B, M, N], dt), [...batch, M, N]);
   if (a.ndim === 1) out = squeeze(out, -2);
   if (b.ndim === 1) out = squeeze(out, -1);
-  return out;
+  return rdt === "int32" ? cast(out, "int32") : out;
 }
 
 /**
@@ -52,6 +54,10 @@ export function dot(a: NDArray, b: NDArray): NDArray {
   checkArray("dot", "b", b);
   if (a.ndim > 2 || b.ndim > 2) throw new Error(`dot: operands must have rank <= 2 (use matmul or einsum), got [${a.shape}] and [${b.shape}]`);
   if (a.ndim === 0 || b.ndim === 0) return mul(a, b);
+  const ka = a.shape[a.ndim - 1], kb = b.shape[0];
+  if (ka !== kb) {
+    throw new Error(`dot: contraction sizes differ: a has shape [${a.shape}] (last axis ${ka}), b has shape [${b.shape}] (first axis ${kb})`);
+  }
   return matmul(a, b);
 }
 

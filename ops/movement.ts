@@ -254,7 +254,7 @@ export function pad(x: NDArray, widths: number | [number, number][], options: Pa
     }
     if (mode === "edge" && n === 0) throw new Error(`pad: edge padding needs a non-empty axis ${k}`);
     const lo = mode === "reflect" ? sel([before, 0, -1]) : repeatAlong(sel([0, 1]), k, before);
-    const hi = mode === "reflect" ? sel([n - 2, n - 2 - after, -1]) : repeatAlong(sel([n - 1, n]), k, after);
+    const hi = mode === "reflect" ? sel([n - 2, n - 2 - after < 0 ? null : n - 2 - after, -1]) : repeatAlong(sel([n - 1, n]), k, after);
     y = concat([lo, y, hi].filter((p) => p.shape[k] > 0), k);
   });
   return y;
