@@ -4,8 +4,10 @@
 import type { ConvGeometry } from "./_graph.ts";
 import { type DType, promote } from "./_dtype.ts";
 import { checkArray, isFloat, make, type NDArray } from "./_prim.ts";
-import { reshape, transpose } from "./movement.ts";
-import { add } from "./elementwise.ts";
+import { reshape, take, takeAlongAxis, transpose } from "./movement.ts";
+import { add, cast as castOp, clip, floor, greaterEqual, less, logicalAnd, mul, sub } from "./elementwise.ts";
+import { matmul } from "./linalg.ts";
+import { stopGradient } from "./_stop.ts";
 import { array } from "./creation.ts";
 
 /** Convolution algorithm: "auto" (default), "direct", "im2col" or "winograd". */
@@ -544,6 +546,136 @@ export function spatiallySeparableConv2d(
     dilation: [1, dil[1]],
     padding: [[0, 0], pads[1]],
   });
+}
+
+// ------------------------------------------------------------------ deformable
+
+/** Options of `deformConv2d`. */
+export interface DeformConvOptions {
+  /** modulation mask `[N, Goff·kH·kW, Ho, Wo]` (DCNv2); absent ⇒ DCNv1 */
+  mask?: NDArray;
+  /** optional bias `[Cout]` */
+  bias?: NDArray;
+  /** stride, one int or `[h, w]` (default 1) */
+  stride?: number | number[];
+  /** zero padding, one int or `[h, w]` (default 0) */
+  padding?: number | number[];
+  /** dilation, one int or `[h, w]` (default 1) */
+  dilation?: number | number[];
+  /** weight groups; default `C / weight.shape[1]`, must agree if given */
+  groups?: number;
+  /** offset groups; default `offset.shape[1] / (2·kH·kW)`, must agree if given */
+  offsetGroups?: number;
+  /** channels-first (default) or channels-last layout (SPEC §1) */
+  dataFormat?: "NCHW" | "NHWC";
+}
+
+/**
+ * Deformable 2-D convolution (torchvision `deform_conv2d`, DCN v1 / v2): each
+ * kernel tap samples `x` bilinearly (zero padding) at its regular position
+ * plus a learned `offset` (interleaved `(dy, dx)` pairs per tap), optionally
+ * scaled by `mask`. Built from differentiable gathers, so all inputs have
+ * gradients (offset gradients use `⌊y⌋` corners, the SPEC convention).
+ *
+ * @example
+ * ```ts
+ * import { deformConv2d, ones, zeros } from "./mod.ts";
+ * const y = deformConv2d(ones([1, 2, 5, 5]), zeros([1, 18, 5, 5]), ones([3, 2, 3, 3]), { padding: 1 });
+ * console.log(y.shape); // [1, 3, 5, 5]
+ * ```
+ */
+export function deformConv2d(x: NDArray, offset: NDArray, weight: NDArray, options: DeformConvOptions = {}): NDArray {
+  const op = "deformConv2d";
+  const fmt = checkFormat(op, options.dataFormat);
+  checkRank(op, "x", x, 4, fmt === "NHWC" ? "[N, H, W, C]" : "[N, C, H, W]");
+  checkRank(op, "offset", offset, 4, fmt === "NHWC" ? "[N, Ho, Wo, 2·Goff·kH·kW]" : "[N, 2·Goff·kH·kW, Ho, Wo]");
+  checkRank(op, "weight", weight, 4, fmt === "NHWC" ? "[kH, kW, C/G, Cout]" : "[Cout, C/G, kH, kW]");
+  if (fmt === "NHWC") {
+    const mask = options.mask === undefined ? undefined : toFirst(checkArray(op, "mask", options.mask), 2);
+    const y = deformConv2d(toFirst(x, 2), toFirst(offset, 2), kernelLastToFirst(weight, 2), {
+      ...options,
+      mask,
+      dataFormat: "NCHW",
+    });
+    return toLast(y, 2);
+  }
+  const [N, C, H, W] = x.shape, [Cout, Cig, kH, kW] = weight.shape;
+  const KK = kH * kW;
+  if (Cig < 1 || C % Cig !== 0) {
+    throw new Error(`${op}: weight axis 1 (C/G) must divide the input channels ${C}, got ${Cig}`);
+  }
+  const G = C / Cig;
+  if (options.groups !== undefined && options.groups !== G) {
+    throw new Error(`${op}: groups ${options.groups} disagrees with the shapes (C / weight.shape[1] = ${G})`);
+  }
+  if (Cout % G !== 0) throw new Error(`${op}: output channels ${Cout} must be divisible by groups ${G}`);
+  const stride = tuple(op, "stride", options.stride ?? 1, 2, 1);
+  const dil = tuple(op, "dilation", options.dilation ?? 1, 2, 1);
+  const pad = tuple(op, "padding", options.padding ?? 0, 2, 0);
+  const [Ho, Wo] = outSizes(op, [H, W], [kH, kW], stride, dil, pad.map((p) => [p, p]));
+  if (offset.shape[0] !== N || offset.shape[1] % (2 * KK) !== 0 || offset.shape[2] !== Ho || offset.shape[3] !== Wo) {
+    throw new Error(`${op}: offset must have shape [${N}, 2·Goff·${KK}, ${Ho}, ${Wo}], got [${offset.shape}]`);
+  }
+  const Goff = offset.shape[1] / (2 * KK);
+  if (options.offsetGroups !== undefined && options.offsetGroups !== Goff) {
+    throw new Error(
+      `${op}: offsetGroups ${options.offsetGroups} disagrees with offset shape [${offset.shape}] (${Goff})`,
+    );
+  }
+  if (C % Goff !== 0) throw new Error(`${op}: input channels ${C} must be divisible by offsetGroups ${Goff}`);
+  const mask = options.mask;
+  if (mask !== undefined) {
+    checkArray(op, "mask", mask);
+    const e = [N, Goff * KK, Ho, Wo];
+    if (JSON.stringify(mask.shape) !== JSON.stringify(e)) {
+      throw new Error(`${op}: mask must have shape [${e}], got [${mask.shape}]`);
+    }
+  }
+  const named: [string, NDArray][] = [["x", x], ["offset", offset], ["weight", weight]];
+  if (mask) named.push(["mask", mask]);
+  const dt = floatDType(op, named);
+  const L = Ho * Wo, P = KK * L;
+  // regular sampling positions per (tap, ho, wo)
+  const by = new Float64Array(P), bx = new Float64Array(P);
+  for (let i = 0; i < kH; i++) {
+    for (let j = 0; j < kW; j++) {
+      for (let ho = 0; ho < Ho; ho++) {
+        for (let wo = 0; wo < Wo; wo++) {
+          const k = ((i * kW + j) * Ho + ho) * Wo + wo;
+          by[k] = ho * stride[0] - pad[0] + i * dil[0];
+          bx[k] = wo * stride[1] - pad[1] + j * dil[1];
+        }
+      }
+    }
+  }
+  const off = reshape(castTo(offset, dt), [N, Goff, KK, 2, L]);
+  const py = add(reshape(take(off, [0], 3), [N, Goff, P]), array(by, { shape: [P], dtype: dt }));
+  const px = add(reshape(take(off, [1], 3), [N, Goff, P]), array(bx, { shape: [P], dtype: dt }));
+  const y0 = stopGradient(floor(py)), x0 = stopGradient(floor(px));
+  const ly = sub(py, y0), lx = sub(px, x0);
+  const xg = reshape(castTo(x, dt), [N, Goff, C / Goff, H * W]);
+  let val: NDArray | null = null;
+  for (const a of [0, 1]) {
+    for (const b of [0, 1]) {
+      const yy = a ? add(y0, 1) : y0, xx = b ? add(x0, 1) : x0;
+      const valid = logicalAnd(
+        logicalAnd(greaterEqual(yy, 0), less(yy, H)),
+        logicalAnd(greaterEqual(xx, 0), less(xx, W)),
+      );
+      const wgt = mul(mul(a ? ly : sub(1, ly), b ? lx : sub(1, lx)), castOp(valid, dt));
+      const idx = castOp(add(mul(clip(yy, 0, H - 1), W), clip(xx, 0, W - 1)), "int32");
+      const g = takeAlongAxis(xg, reshape(idx, [N, Goff, 1, P]), 3);
+      const term = mul(g, reshape(wgt, [N, Goff, 1, P]));
+      val = val === null ? term : add(val, term);
+    }
+  }
+  let cols = val!;
+  if (mask) cols = mul(cols, reshape(castTo(mask, dt), [N, Goff, 1, P]));
+  // [N, C, KK, L] -> [N, G, Cig·KK, L]; weight [Cout, Cig, kH, kW] -> [G, Cout/G, Cig·KK]
+  const colsG = reshape(cols, [N, G, Cig * KK, L]);
+  const wG = reshape(castTo(weight, dt), [G, Cout / G, Cig * KK]);
+  const y = reshape(matmul(wG, colsG), [N, Cout, Ho, Wo]);
+  return addBias(op, y, options.bias, Cout, 2);
 }
 
 // ------------------------------------------------------------------ unfold / fold

@@ -146,7 +146,16 @@ Deno.test("conv: direct, im2col, winograd and auto agree", () => {
     }
   }
   // winograd: 2-D 3x3 stride 1, padding variants, odd sizes, groups
-  for (const [pad, H, W, G, Cin, Cout] of [[0, 5, 5, 1, 2, 3], [1, 7, 6, 1, 3, 2], [2, 4, 9, 2, 4, 6], [[1, 2], 6, 5, 1, 1, 1]] as const) {
+  for (
+    const [pad, H, W, G, Cin, Cout] of [[0, 5, 5, 1, 2, 3], [1, 7, 6, 1, 3, 2], [2, 4, 9, 2, 4, 6], [
+      [1, 2],
+      6,
+      5,
+      1,
+      1,
+      1,
+    ]] as const
+  ) {
     const x = rand([2, Cin, H, W], H * W), w = rand([Cout, Cin / G, 3, 3], H + W);
     const padding: ConvPadding = typeof pad === "number" ? pad : [[pad[0], pad[1]], [pad[1], pad[0]]];
     const ref = ts.conv2d(x, w, { padding, groups: G, algorithm: "direct" }).dataSync();
@@ -343,19 +352,29 @@ Deno.test("conv ops: VJPs match central differences (float64)", () => {
   fdCheck((x, w) => ts.conv2d(x, w, { padding: "same", convention: "tf", stride: 2 }), [x2, rand([3, 4, 3, 3], 4)]);
   fdCheck((x, w) => ts.conv2d(x, w, { padding: 1, algorithm: "winograd" }), [x2, rand([3, 4, 3, 3], 5)]);
   fdCheck((x, w) => ts.conv1d(x, w, { stride: 3, padding: 2 }), [rand([2, 3, 11], 6), rand([2, 3, 4], 7)]);
-  fdCheck((x, w) => ts.conv3d(x, w, { stride: 2, padding: 1, groups: 2 }), [rand([1, 4, 4, 5, 4], 8), rand([2, 2, 2, 3, 2], 9)]);
+  fdCheck((x, w) => ts.conv3d(x, w, { stride: 2, padding: 1, groups: 2 }), [
+    rand([1, 4, 4, 5, 4], 8),
+    rand([2, 2, 2, 3, 2], 9),
+  ]);
   fdCheck((x, w, b) => ts.convTranspose2d(x, w, { stride: 2, padding: 1, outputPadding: 1, groups: 2, bias: b }), [
     rand([1, 4, 3, 4], 10),
     rand([4, 3, 3, 3], 11),
     b6,
   ]);
-  fdCheck((x, w) => ts.convTranspose1d(x, w, { dilation: 3, outputPadding: 2 }), [rand([1, 2, 5], 12), rand([2, 3, 2], 13)]);
+  fdCheck((x, w) => ts.convTranspose1d(x, w, { dilation: 3, outputPadding: 2 }), [
+    rand([1, 2, 5], 12),
+    rand([2, 3, 2], 13),
+  ]);
   fdCheck((x, w) => ts.convTranspose3d(x, w, { stride: 2 }), [rand([1, 2, 2, 3, 2], 14), rand([2, 1, 2, 2, 2], 15)]);
   fdCheck((x, w) => ts.depthwiseConv2d(x, w, { stride: 2, padding: "same", convention: "tf" }), [
     rand([1, 3, 7, 6], 16),
     rand([6, 1, 3, 3], 17),
   ]);
-  fdCheck((x, d, p) => ts.separableConv2d(x, d, p, { padding: 1 }), [rand([1, 2, 5, 5], 18), rand([4, 1, 3, 3], 19), rand([3, 4, 1, 1], 20)]);
+  fdCheck((x, d, p) => ts.separableConv2d(x, d, p, { padding: 1 }), [
+    rand([1, 2, 5, 5], 18),
+    rand([4, 1, 3, 3], 19),
+    rand([3, 4, 1, 1], 20),
+  ]);
   fdCheck((x) => ts.unfold(x, { kernelSize: 3, stride: 2, padding: 1 }), [rand([1, 2, 6, 5], 21)]);
   fdCheck((x) => ts.fold(x, { outputSize: [6, 5], kernelSize: 3, stride: 2, padding: 1 }), [rand([1, 18, 9], 22)]);
 });
@@ -387,7 +406,11 @@ Deno.test("conv ops: clear errors", () => {
   assertThrows(() => ts.depthwiseConv2d(x, ts.ones([8, 1, 3, 3]), { depthMultiplier: 3 }), Error, "depthMultiplier");
   assertThrows(() => ts.fold(ts.ones([1, 9, 5]), { outputSize: [4, 4], kernelSize: 3 }), Error, "fold: x axis 2");
   assertThrows(() => ts.fold(ts.ones([1, 10, 4]), { outputSize: [4, 4], kernelSize: 3 }), Error, "divisible");
-  assertThrows(() => ts.conv2d(ts.ones([1, 4, 5, 5], { dtype: "int32" }), ts.ones([2, 4, 3, 3])), TypeError, "float dtype");
+  assertThrows(
+    () => ts.conv2d(ts.ones([1, 4, 5, 5], { dtype: "int32" }), ts.ones([2, 4, 3, 3])),
+    TypeError,
+    "float dtype",
+  );
 });
 
 Deno.test("convOutputSize / convTransposeOutputSize", () => {
@@ -423,6 +446,7 @@ const fixtureOps: Record<string, (...args: unknown[]) => NDArray> = {
   separableConv2d: ts.separableConv2d as never,
   unfold: ts.unfold as never,
   fold: ts.fold as never,
+  deformConv2d: ts.deformConv2d as never,
 };
 
 function loadFixtures(): FxCase[] {
@@ -434,7 +458,10 @@ function loadFixtures(): FxCase[] {
 }
 
 /** Build the call: positional inputs (not named by an option) then options with tensors substituted. */
-function fixtureCall(c: FxCase, dtype: "float32" | "float64"): { names: string[]; arrays: NDArray[]; f: (...xs: NDArray[]) => NDArray } {
+function fixtureCall(
+  c: FxCase,
+  dtype: "float32" | "float64",
+): { names: string[]; arrays: NDArray[]; f: (...xs: NDArray[]) => NDArray } {
   const named = new Set(Object.values(c.options).filter((v) => typeof v === "string" && v in c.inputs) as string[]);
   const names = Object.keys(c.inputs);
   const arrays = names.map((k) => ts.array(c.inputs[k].data, { shape: c.inputs[k].shape, dtype }));
@@ -459,7 +486,10 @@ Deno.test({
       for (const [dtype, rtol, atol] of [["float64", 1e-9, 1e-12], ["float32", 1e-4, 1e-5]] as const) {
         const { arrays, f } = fixtureCall(c, dtype);
         const y = f(...arrays);
-        assert(JSON.stringify(y.shape) === JSON.stringify(c.output.shape), `${c.name}: shape ${y.shape} vs ${c.output.shape}`);
+        assert(
+          JSON.stringify(y.shape) === JSON.stringify(c.output.shape),
+          `${c.name}: shape ${y.shape} vs ${c.output.shape}`,
+        );
         assert(y.dtype === dtype, `${c.name}: dtype ${y.dtype}`);
         close(y.dataSync(), c.output.data, rtol, atol, `${c.name} ${dtype}`);
       }
