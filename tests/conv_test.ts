@@ -514,3 +514,35 @@ Deno.test({
     }
   },
 });
+
+Deno.test("deformConv2d: zero offsets = conv2d, NHWC = NCHW, VJPs match central differences", () => {
+  const x = rand([2, 4, 6, 5], 1), w = rand([6, 2, 3, 3], 2), b = rand([6], 3);
+  const z = ts.zeros([2, 2 * 2 * 9, 6, 5], { dtype: "float64" });
+  close(
+    ts.deformConv2d(x, z, w, { padding: 1, bias: b }).dataSync(),
+    ts.conv2d(x, w, { padding: 1, groups: 2, bias: b }).dataSync(),
+    1e-12,
+    1e-12,
+    "zero offsets",
+  );
+  const off = ts.mul(rand([2, 36, 6, 5], 4), 1.7), m = rand([2, 18, 6, 5], 5);
+  const ref = ts.deformConv2d(x, off, w, { padding: 1, mask: m, bias: b });
+  const got = ts.deformConv2d(toLast(x), toLast(off), kFirstToLast(w), {
+    padding: 1,
+    mask: toLast(m),
+    bias: b,
+    dataFormat: "NHWC",
+  });
+  close(got.dataSync(), toLast(ref).dataSync(), 1e-12, 1e-12, "deform NHWC");
+  fdCheck(
+    (x, o, w, m) => ts.deformConv2d(x, o, w, { stride: 2, padding: 1, mask: m }),
+    [rand([1, 2, 5, 5], 6), ts.mul(rand([1, 18, 3, 3], 7), 1.3), rand([3, 2, 3, 3], 8), rand([1, 9, 3, 3], 9)],
+    1e-5,
+  );
+  assertThrows(
+    () => ts.deformConv2d(x, ts.zeros([2, 10, 6, 5]), w, { padding: 1 }),
+    Error,
+    "deformConv2d: offset must have shape",
+  );
+  assertThrows(() => ts.deformConv2d(x, z, w, { padding: 1, groups: 1 }), Error, "groups 1 disagrees");
+});
