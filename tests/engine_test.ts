@@ -1,0 +1,103 @@
+import { assert, assertEquals, assertLess } from "@std/assert";
+import * as ts from "../mod.ts";
+import { assertClose } from "./_util.ts";
+
+function kernels(f: () => unknown): string[] {
+  ts.setDebug(true);
+  try {
+    f();
+    return ts.kernelLog();
+  } finally {
+    ts.setDebug(false);
+  }
+}
+
+Deno.test("engine: relu(x.mul(2).add(1)).sum() runs as exactly one kernel", () => {
+  const x = ts.array([-3, -1, 0, 2]);
+  x.dataSync();
+  let v = 0;
+  const log = kernels(() => (v = ts.relu(x.mul(2).add(1)).sum().item() as number));
+  assertEquals(v, 6);
+  assertEquals(log.length, 1, log.join("\n"));
+  assert(log[0].startsWith("fused"), log[0]);
+});
+
+Deno.test("engine: elementwise chains fuse, also on views; intermediates are never realized", () => {
+  const m = ts.arange(12).reshape([3, 4]);
+  m.dataSync();
+  const a = m.mul(2);
+  const b = a.add(1);
+  const c = b.exp().neg();
+  const log = kernels(() => c.transpose().sigmoid().dataSync());
+  assertEquals(log.length, 1, log.join("\n"));
+  // the fused intermediates stayed lazy: reading them now runs new kernels
+  const again = kernels(() => b.dataSync());
+  assertEquals(again.length, 1);
+  assertClose(b, Array.from({ length: 12 }, (_, i) => 2 * i + 1));
+  // a reshape of a realized buffer is free
+  assertEquals(kernels(() => m.reshape([4, 3]).dataSync()).length, 0);
+});
+
+Deno.test("engine: elementwise epilogue fuses into the reduction that consumes it", () => {
+  const x = ts.ones([100, 100]);
+  x.dataSync();
+  const log = kernels(() => x.mul(3).sub(1).square().sum(1).dataSync());
+  assertEquals(log.length, 1, log.join("\n"));
+  assertClose(x.mul(3).sub(1).square().sum(1), new Array(100).fill(400));
+});
+
+Deno.test("engine: a shared intermediate is computed once when realized together", () => {
+  const x = ts.arange(8);
+  const shared = x.mul(2).exp();
+  const a = shared.sum(), b = shared.max();
+  ts.realizeAll([a, b]);
+  assertClose(a, [Array.from({ length: 8 }, (_, i) => Math.exp(2 * i)).reduce((s, t) => s + t)], 1e-5);
+  assertClose(b, [Math.exp(14)], 1e-5);
+});
+
+Deno.test("engine: data() is async and matches dataSync(); item() needs size 1", async () => {
+  const x = ts.arange(4).add(1);
+  assertEquals(Array.from(await x.data()), [1, 2, 3, 4]);
+  assertEquals(Array.from(x.dataSync()), [1, 2, 3, 4]);
+  let err: Error | undefined;
+  try {
+    x.item();
+  } catch (e) {
+    err = e as Error;
+  }
+  assert(err && err.message.includes("item"), err?.message);
+});
+
+Deno.test("toString prints like NumPy", () => {
+  assertEquals(ts.array([[1, 2], [3, 4]]).toString(), "array([[1., 2.],\n       [3., 4.]])");
+  assertEquals(ts.array([1, 2], { dtype: "int32" }).toString(), "array([1, 2], dtype=int32)");
+  assertEquals(ts.array([1.5, 2], { dtype: "float64" }).toString(), "array([1.5, 2. ], dtype=float64)");
+  assertEquals(ts.linspace(0, 1, 5).toString(), "array([0.  , 0.25, 0.5 , 0.75, 1.  ])");
+  assertEquals(ts.array([1.5, -2.25]).toString(), "array([ 1.5 , -2.25])");
+  assertEquals(ts.array([true, false]).toString(), "array([ true, false])");
+  assertEquals(ts.array(3).toString(), "array(3.)");
+  assertEquals(ts.array([1, NaN, Infinity, -Infinity]).toString(), "array([  1.,  nan,  inf, -inf])");
+  assertEquals(ts.zeros([0, 3]).toString(), "array([], shape=(0, 3), dtype=float32)");
+  assertEquals(ts.arange(2000).toString(), "array([   0.,    1.,    2., ..., 1997., 1998., 1999.])");
+  const s3 = ts.arange(8, undefined, 1, { dtype: "int32" }).reshape([2, 2, 2]).toString();
+  assertEquals(s3, "array([[[0, 1],\n        [2, 3]],\n\n       [[4, 5],\n        [6, 7]]], dtype=int32)");
+  assert(String(ts.arange(3)).startsWith("array("));
+});
+
+Deno.test("memory: 10,000 realize-in-a-loop iterations keep the heap flat", () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  let w = ts.zeros([256]);
+  const g = ts.ones([256]);
+  const step = () => {
+    w = w.sub(g.mul(0.001)).add(ts.mean(w).mul(1e-6));
+    w.dataSync();
+  };
+  for (let i = 0; i < 200; i++) step(); // warm the kernel caches
+  gc?.();
+  const before = Deno.memoryUsage().heapUsed;
+  for (let i = 0; i < 10_000; i++) step();
+  gc?.();
+  const grown = Deno.memoryUsage().heapUsed - before;
+  assertLess(grown, 20 * 1024 * 1024, `heap grew by ${grown} bytes`);
+  assertClose(w.slice([0, 1]), [-10.2], 1e-2);
+});
