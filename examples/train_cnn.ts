@@ -70,8 +70,10 @@ function accuracy(p: Params, x: NDArray, y: NDArray): number {
   return apply(p, x).argmax(1).equal(y).cast("float32").mean().item() as number;
 }
 
-export function train(options: { epochs?: number; batch?: number; lr?: number; log?: (s: string) => void } = {}): number {
-  const { epochs = 8, batch = 32, lr = 0.1, log = console.log } = options;
+export function train(
+  options: { epochs?: number; batch?: number; lr?: number; log?: (s: string) => void } = {},
+): number {
+  const { epochs = 10, batch = 32, lr = 0.3, log = console.log } = options;
   const train = makeDataset(1024, 1), test = makeDataset(256, 2);
   let params = init(0);
   const step = ts.valueAndGrad(loss);
@@ -89,7 +91,11 @@ export function train(options: { epochs?: number; batch?: number; lr?: number; l
     }
     acc = accuracy(params, test.x, test.y);
     const secs = ((performance.now() - t0) / 1000).toFixed(1);
-    log(`epoch ${epoch}: loss ${(total / Math.floor(N / batch)).toFixed(4)}  held-out accuracy ${(acc * 100).toFixed(1)}%  (${secs}s)`);
+    log(
+      `epoch ${epoch}: loss ${(total / Math.floor(N / batch)).toFixed(4)}  held-out accuracy ${
+        (acc * 100).toFixed(1)
+      }%  (${secs}s)`,
+    );
   }
   return acc;
 }

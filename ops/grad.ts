@@ -204,6 +204,9 @@ export function valueAndGrad(f: (...args: any[]) => any, options: GradOptions = 
         throw new RangeError(`valueAndGrad: argnums must index the ${args.length} arguments, got ${n}`);
       }
     });
+    // Arguments are realized first, so a loop like `p = p - lr·g` never
+    // builds an ever longer expression for its parameters.
+    if (!tracing()) realize(nums.flatMap((n) => flattenTree(args[n]).leaves).map(nodeOf));
     let aux: Tree = undefined;
     const inner = (...diff: Tree[]) => {
       const full = args.slice();
