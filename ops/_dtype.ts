@@ -42,7 +42,9 @@ export function promote(a: DType, b: DType): DType {
 /** The dtype a JS number gets when it meets an array of dtype `d` (weak typing). */
 export function weakDType(value: number | boolean, d: DType): DType {
   if (typeof value === "boolean") return d;
-  if (Number.isInteger(value) || !Number.isFinite(value)) return d === "bool" ? (Number.isInteger(value) ? "int32" : "float32") : d;
+  if (Number.isInteger(value) || !Number.isFinite(value)) {
+    return d === "bool" ? (Number.isInteger(value) ? "int32" : "float32") : d;
+  }
   return isFloat(d) ? d : "float32";
 }
 

@@ -4,12 +4,47 @@
 import type { DType, TypedArray } from "./_dtype.ts";
 
 export type UnaryOp =
-  | "neg" | "exp" | "log" | "log1p" | "expm1" | "sin" | "cos" | "tanh" | "sqrt"
-  | "recip" | "abs" | "sign" | "floor" | "ceil" | "round" | "erf" | "erfinv"
-  | "sigmoid" | "isnan" | "isfinite" | "not";
+  | "neg"
+  | "exp"
+  | "log"
+  | "log1p"
+  | "expm1"
+  | "sin"
+  | "cos"
+  | "tanh"
+  | "sqrt"
+  | "recip"
+  | "abs"
+  | "sign"
+  | "floor"
+  | "ceil"
+  | "round"
+  | "erf"
+  | "erfinv"
+  | "sigmoid"
+  | "isnan"
+  | "isfinite"
+  | "not";
 export type BinaryOp =
-  | "add" | "sub" | "mul" | "div" | "pow" | "maximum" | "minimum" | "mod" | "idiv"
-  | "lt" | "le" | "gt" | "ge" | "eq" | "ne" | "and" | "or" | "xor" | "atan2";
+  | "add"
+  | "sub"
+  | "mul"
+  | "div"
+  | "pow"
+  | "maximum"
+  | "minimum"
+  | "mod"
+  | "idiv"
+  | "lt"
+  | "le"
+  | "gt"
+  | "ge"
+  | "eq"
+  | "ne"
+  | "and"
+  | "or"
+  | "xor"
+  | "atan2";
 export type ReduceOp = "sum" | "prod" | "max" | "min";
 
 /** Per-axis window geometry of pooling: explicit start and tap count per output cell. */

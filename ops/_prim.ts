@@ -5,12 +5,24 @@ import { type DType, isFloat, promote, weakDType } from "./_dtype.ts";
 import { type BinaryOp, Node, type Prim, type PrimParams, type UnaryOp } from "./_graph.ts";
 import { NDArray, nodeOf, type Operand, wrap } from "./ndarray.ts";
 
-export function make<P extends Prim>(op: P, inputs: NDArray[], params: PrimParams[P], shape: readonly number[], dtype: DType): NDArray {
+export function make<P extends Prim>(
+  op: P,
+  inputs: NDArray[],
+  params: PrimParams[P],
+  shape: readonly number[],
+  dtype: DType,
+): NDArray {
   return wrap(new Node(op, inputs.map(nodeOf), params, shape, dtype));
 }
 
 export function fill(value: number, shape: readonly number[], dtype: DType): NDArray {
-  const v = dtype === "float32" ? Math.fround(value) : dtype === "int32" ? value | 0 : dtype === "bool" ? (value ? 1 : 0) : value;
+  const v = dtype === "float32"
+    ? Math.fround(value)
+    : dtype === "int32"
+    ? value | 0
+    : dtype === "bool"
+    ? (value ? 1 : 0)
+    : value;
   return make("fill", [], { value: v }, [], dtype).broadcastTo(shape as number[]);
 }
 

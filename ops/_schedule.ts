@@ -11,11 +11,34 @@ import { backend } from "./_backend.ts";
 import { HELPERS } from "./_scalar.ts";
 
 const FUSIBLE: ReadonlySet<Prim> = new Set<Prim>([
-  "fill", "alias", "stopGradient", "custom", "unary", "binary", "where", "cast", "reduce", "argreduce",
-  "reshape", "permute", "expand", "slice", "pad", "gather",
+  "fill",
+  "alias",
+  "stopGradient",
+  "custom",
+  "unary",
+  "binary",
+  "where",
+  "cast",
+  "reduce",
+  "argreduce",
+  "reshape",
+  "permute",
+  "expand",
+  "slice",
+  "pad",
+  "gather",
 ]);
 const ELEMENTWISE: ReadonlySet<Prim> = new Set<Prim>(["unary", "binary", "where", "cast"]);
-const VIEW: ReadonlySet<Prim> = new Set<Prim>(["alias", "stopGradient", "custom", "reshape", "permute", "expand", "slice", "pad"]);
+const VIEW: ReadonlySet<Prim> = new Set<Prim>([
+  "alias",
+  "stopGradient",
+  "custom",
+  "reshape",
+  "permute",
+  "expand",
+  "slice",
+  "pad",
+]);
 
 // ---------------------------------------------------------------- debug log
 
@@ -366,7 +389,11 @@ class Emitter {
     if (isArg) {
       const better = op === "max" ? ">" : "<";
       // first extremum wins; NaN counts as the extremum (PyTorch)
-      body.push(`if (${v} ${better} ${acc} || (${v} !== ${v} && ${acc} === ${acc})) { ${acc} = ${v}; ${arg} = ${loopVars[0]}; }`);
+      body.push(
+        `if (${v} ${better} ${acc} || (${v} !== ${v} && ${acc} === ${acc})) { ${acc} = ${v}; ${arg} = ${
+          loopVars[0]
+        }; }`,
+      );
     } else body.push(`${acc} = ${reduceStep(op, acc, v, src.dtype)};`);
     this.#closeLoops(body, loopVars.length);
     return isArg ? arg : acc;
@@ -438,27 +465,48 @@ export function literal(v: number): string {
 function unaryExpr(op: string, a: string, dtype: DType): string {
   const int = dtype === "int32";
   switch (op) {
-    case "neg": return int ? `(-${a} | 0)` : `(-${a})`;
-    case "exp": return `Math.exp(${a})`;
-    case "log": return `Math.log(${a})`;
-    case "log1p": return `Math.log1p(${a})`;
-    case "expm1": return `Math.expm1(${a})`;
-    case "sin": return `Math.sin(${a})`;
-    case "cos": return `Math.cos(${a})`;
-    case "tanh": return `Math.tanh(${a})`;
-    case "sqrt": return `Math.sqrt(${a})`;
-    case "recip": return `(1 / ${a})`;
-    case "abs": return int ? `(Math.abs(${a}) | 0)` : `Math.abs(${a})`;
-    case "sign": return `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a})`;
-    case "floor": return `Math.floor(${a})`;
-    case "ceil": return `Math.ceil(${a})`;
-    case "round": return `H.roundHalfEven(${a})`;
-    case "erf": return `H.erf(${a})`;
-    case "erfinv": return `H.erfinv(${a})`;
-    case "sigmoid": return `(1 / (1 + Math.exp(-${a})))`;
-    case "isnan": return `(${a} !== ${a} ? 1 : 0)`;
-    case "isfinite": return `(${a} - ${a} === 0 ? 1 : 0)`;
-    case "not": return `(${a} ? 0 : 1)`;
+    case "neg":
+      return int ? `(-${a} | 0)` : `(-${a})`;
+    case "exp":
+      return `Math.exp(${a})`;
+    case "log":
+      return `Math.log(${a})`;
+    case "log1p":
+      return `Math.log1p(${a})`;
+    case "expm1":
+      return `Math.expm1(${a})`;
+    case "sin":
+      return `Math.sin(${a})`;
+    case "cos":
+      return `Math.cos(${a})`;
+    case "tanh":
+      return `Math.tanh(${a})`;
+    case "sqrt":
+      return `Math.sqrt(${a})`;
+    case "recip":
+      return `(1 / ${a})`;
+    case "abs":
+      return int ? `(Math.abs(${a}) | 0)` : `Math.abs(${a})`;
+    case "sign":
+      return `(${a} > 0 ? 1 : ${a} < 0 ? -1 : ${a})`;
+    case "floor":
+      return `Math.floor(${a})`;
+    case "ceil":
+      return `Math.ceil(${a})`;
+    case "round":
+      return `H.roundHalfEven(${a})`;
+    case "erf":
+      return `H.erf(${a})`;
+    case "erfinv":
+      return `H.erfinv(${a})`;
+    case "sigmoid":
+      return `(1 / (1 + Math.exp(-${a})))`;
+    case "isnan":
+      return `(${a} !== ${a} ? 1 : 0)`;
+    case "isfinite":
+      return `(${a} - ${a} === 0 ? 1 : 0)`;
+    case "not":
+      return `(${a} ? 0 : 1)`;
   }
   throw new Error(`internal: unary ${op}`);
 }
@@ -466,25 +514,44 @@ function unaryExpr(op: string, a: string, dtype: DType): string {
 function binaryExpr(op: string, a: string, b: string, dtype: DType): string {
   const int = dtype === "int32";
   switch (op) {
-    case "add": return int ? `((${a} + ${b}) | 0)` : `(${a} + ${b})`;
-    case "sub": return int ? `((${a} - ${b}) | 0)` : `(${a} - ${b})`;
-    case "mul": return int ? `Math.imul(${a}, ${b})` : `(${a} * ${b})`;
-    case "div": return `(${a} / ${b})`;
-    case "pow": return int ? `(Math.pow(${a}, ${b}) | 0)` : `Math.pow(${a}, ${b})`;
-    case "maximum": return `((${a} > ${b} || ${a} !== ${a}) ? ${a} : ${b})`;
-    case "minimum": return `((${a} < ${b} || ${a} !== ${a}) ? ${a} : ${b})`;
-    case "mod": return int ? `H.imod(${a}, ${b})` : `(${a} - Math.floor(${a} / ${b}) * ${b})`;
-    case "idiv": return int ? `H.idiv(${a}, ${b})` : `Math.floor(${a} / ${b})`;
-    case "lt": return `(${a} < ${b} ? 1 : 0)`;
-    case "le": return `(${a} <= ${b} ? 1 : 0)`;
-    case "gt": return `(${a} > ${b} ? 1 : 0)`;
-    case "ge": return `(${a} >= ${b} ? 1 : 0)`;
-    case "eq": return `(${a} === ${b} ? 1 : 0)`;
-    case "ne": return `(${a} !== ${b} ? 1 : 0)`;
-    case "and": return `(${a} & ${b})`;
-    case "or": return `(${a} | ${b})`;
-    case "xor": return `(${a} ^ ${b})`;
-    case "atan2": return `Math.atan2(${a}, ${b})`;
+    case "add":
+      return int ? `((${a} + ${b}) | 0)` : `(${a} + ${b})`;
+    case "sub":
+      return int ? `((${a} - ${b}) | 0)` : `(${a} - ${b})`;
+    case "mul":
+      return int ? `Math.imul(${a}, ${b})` : `(${a} * ${b})`;
+    case "div":
+      return `(${a} / ${b})`;
+    case "pow":
+      return int ? `(Math.pow(${a}, ${b}) | 0)` : `Math.pow(${a}, ${b})`;
+    case "maximum":
+      return `((${a} > ${b} || ${a} !== ${a}) ? ${a} : ${b})`;
+    case "minimum":
+      return `((${a} < ${b} || ${a} !== ${a}) ? ${a} : ${b})`;
+    case "mod":
+      return int ? `H.imod(${a}, ${b})` : `(${a} - Math.floor(${a} / ${b}) * ${b})`;
+    case "idiv":
+      return int ? `H.idiv(${a}, ${b})` : `Math.floor(${a} / ${b})`;
+    case "lt":
+      return `(${a} < ${b} ? 1 : 0)`;
+    case "le":
+      return `(${a} <= ${b} ? 1 : 0)`;
+    case "gt":
+      return `(${a} > ${b} ? 1 : 0)`;
+    case "ge":
+      return `(${a} >= ${b} ? 1 : 0)`;
+    case "eq":
+      return `(${a} === ${b} ? 1 : 0)`;
+    case "ne":
+      return `(${a} !== ${b} ? 1 : 0)`;
+    case "and":
+      return `(${a} & ${b})`;
+    case "or":
+      return `(${a} | ${b})`;
+    case "xor":
+      return `(${a} ^ ${b})`;
+    case "atan2":
+      return `Math.atan2(${a}, ${b})`;
   }
   throw new Error(`internal: binary ${op}`);
 }
@@ -499,20 +566,28 @@ function castExpr(a: string, from: DType, to: DType): string {
 
 function reduceInit(op: string, dtype: DType): string {
   switch (op) {
-    case "sum": return "0";
-    case "prod": return "1";
-    case "max": return dtype === "int32" ? "-2147483648" : dtype === "bool" ? "0" : "-Infinity";
-    default: return dtype === "int32" ? "2147483647" : dtype === "bool" ? "1" : "Infinity";
+    case "sum":
+      return "0";
+    case "prod":
+      return "1";
+    case "max":
+      return dtype === "int32" ? "-2147483648" : dtype === "bool" ? "0" : "-Infinity";
+    default:
+      return dtype === "int32" ? "2147483647" : dtype === "bool" ? "1" : "Infinity";
   }
 }
 
 function reduceStep(op: string, acc: string, v: string, dtype: DType): string {
   const int = dtype === "int32";
   switch (op) {
-    case "sum": return int ? `(${acc} + ${v}) | 0` : `${acc} + ${v}`;
-    case "prod": return int ? `Math.imul(${acc}, ${v})` : `${acc} * ${v}`;
-    case "max": return `(${v} > ${acc} || ${v} !== ${v}) ? ${v} : ${acc}`;
-    default: return `(${v} < ${acc} || ${v} !== ${v}) ? ${v} : ${acc}`;
+    case "sum":
+      return int ? `(${acc} + ${v}) | 0` : `${acc} + ${v}`;
+    case "prod":
+      return int ? `Math.imul(${acc}, ${v})` : `${acc} * ${v}`;
+    case "max":
+      return `(${v} > ${acc} || ${v} !== ${v}) ? ${v} : ${acc}`;
+    default:
+      return `(${v} < ${acc} || ${v} !== ${v}) ? ${v} : ${acc}`;
   }
 }
 

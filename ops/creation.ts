@@ -57,7 +57,9 @@ export function array(data: NestedArray | TypedArray | ArrayLike<number>, option
     let i = 0;
     const walk = (d: NestedArray, axis: number) => {
       if (axis === shape.length && options.shape === undefined) {
-        if (Array.isArray(d)) throw new Error(`array: ragged nested data: expected a scalar at depth ${axis}, got an array`);
+        if (Array.isArray(d)) {
+          throw new Error(`array: ragged nested data: expected a scalar at depth ${axis}, got an array`);
+        }
         buf[i++] = typeof d === "boolean" ? (d ? 1 : 0) : (d as number);
         return;
       }
@@ -66,7 +68,9 @@ export function array(data: NestedArray | TypedArray | ArrayLike<number>, option
           buf[i++] = typeof d === "boolean" ? (d ? 1 : 0) : (d as number);
           return;
         }
-        throw new Error(`array: ragged nested data: expected an array of length ${shape[axis]} at depth ${axis}, got ${typeof d}`);
+        throw new Error(
+          `array: ragged nested data: expected an array of length ${shape[axis]} at depth ${axis}, got ${typeof d}`,
+        );
       }
       if (options.shape === undefined && d.length !== shape[axis]) {
         throw new Error(`array: ragged nested data: expected length ${shape[axis]} at depth ${axis}, got ${d.length}`);
@@ -206,7 +210,12 @@ export function arange(start: number, stop?: number, step = 1, options: DTypeOpt
  * linspace(0, 1, 5).toArray(); // [0, 0.25, 0.5, 0.75, 1]
  * ```
  */
-export function linspace(start: number, stop: number, num: number, options: DTypeOptions & { endpoint?: boolean } = {}): NDArray {
+export function linspace(
+  start: number,
+  stop: number,
+  num: number,
+  options: DTypeOptions & { endpoint?: boolean } = {},
+): NDArray {
   if (!Number.isInteger(num) || num < 0) throw new Error(`linspace: num must be a non-negative integer, got ${num}`);
   const dtype = checkDType("linspace", options.dtype ?? "float32");
   const endpoint = options.endpoint ?? true;

@@ -33,7 +33,9 @@ function flattenTree(tree: Tree): Flat {
     }
     if (t !== null && typeof t === "object") {
       if (Object.getPrototypeOf(t) !== Object.prototype) {
-        throw new TypeError(`grad: pytree nodes must be plain objects or arrays, got ${t.constructor?.name ?? "an object"}`);
+        throw new TypeError(
+          `grad: pytree nodes must be plain objects or arrays, got ${t.constructor?.name ?? "an object"}`,
+        );
       }
       const entries = Object.entries(t).map(([k, v]) => [k, visit(v)] as const);
       return (l) => Object.fromEntries(entries.map(([k, p]) => [k, p(l)]));
@@ -125,7 +127,10 @@ export type Pullback = (cotangent: Tree) => Tree[];
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export function vjp<Out extends Tree>(f: (...args: any[]) => Out, ...primals: Tree[]): [Out, (cotangent: Tree) => any[]] {
+export function vjp<Out extends Tree>(
+  f: (...args: any[]) => Out,
+  ...primals: Tree[]
+): [Out, (cotangent: Tree) => any[]] {
   const flat = flattenTree(primals);
   flat.leaves.forEach((l, i) => {
     if (!isFloat(l.dtype)) {
@@ -145,7 +150,9 @@ export function vjp<Out extends Tree>(f: (...args: any[]) => Out, ...primals: Tr
   const pullback = (cotangent: Tree): Tree[] => {
     const cots = flattenTree(cotangent).leaves;
     if (cots.length !== outFlat.leaves.length) {
-      throw new Error(`vjp: the cotangent must have the structure of the output (${outFlat.leaves.length} arrays), got ${cots.length}`);
+      throw new Error(
+        `vjp: the cotangent must have the structure of the output (${outFlat.leaves.length} arrays), got ${cots.length}`,
+      );
     }
     const seeds = new Map<Node, NDArray>();
     outFlat.leaves.forEach((o, i) => {
@@ -213,7 +220,9 @@ export function valueAndGrad(f: (...args: any[]) => any, options: GradOptions = 
       nums.forEach((n, i) => (full[n] = diff[i]));
       const r = f(...full);
       if (options.hasAux) {
-        if (!Array.isArray(r) || r.length !== 2) throw new TypeError("valueAndGrad: with hasAux, f must return [value, aux]");
+        if (!Array.isArray(r) || r.length !== 2) {
+          throw new TypeError("valueAndGrad: with hasAux, f must return [value, aux]");
+        }
         aux = r[1];
         return checkScalar("valueAndGrad", r[0]);
       }
@@ -287,16 +296,22 @@ export function customVjp(
   return (...args: any[]) => {
     const flat = flattenTree(args);
     const [out, residuals] = fwd(...args);
-    if (!(out instanceof NDArray)) throw new TypeError("customVjp: fwd must return [out, residuals] with out an NDArray");
+    if (!(out instanceof NDArray)) {
+      throw new TypeError("customVjp: fwd must return [out, residuals] with out an NDArray");
+    }
     const vjpFn = (gNode: Node): (Node | null)[] => {
       const grads = bwd(residuals, wrap(gNode));
       if (!Array.isArray(grads) || grads.length !== args.length) {
-        throw new TypeError(`customVjp: bwd must return one gradient per argument (${args.length}), got ${Array.isArray(grads) ? grads.length : typeof grads}`);
+        throw new TypeError(
+          `customVjp: bwd must return one gradient per argument (${args.length}), got ${
+            Array.isArray(grads) ? grads.length : typeof grads
+          }`,
+        );
       }
       const gl: (Node | null)[] = [];
       grads.forEach((g, i) => {
         const n = flattenTree(args[i]).leaves.length;
-        if (g === null || g === undefined) for (let k = 0; k < n; k++) gl.push(null);
+        if (g === null || g === undefined) { for (let k = 0; k < n; k++) gl.push(null); }
         else for (const leaf of flattenTree(g).leaves) gl.push(nodeOf(leaf));
       });
       return [null, ...gl];

@@ -19,12 +19,16 @@ import { sum } from "./reduce.ts";
 export function matmul(a: NDArray, b: NDArray): NDArray {
   checkArray("matmul", "a", a);
   checkArray("matmul", "b", b);
-  if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have rank >= 1, got shapes [${a.shape}] and [${b.shape}]`);
+  if (a.ndim === 0 || b.ndim === 0) {
+    throw new Error(`matmul: operands must have rank >= 1, got shapes [${a.shape}] and [${b.shape}]`);
+  }
   const a2 = a.ndim === 1 ? expandDims(a, 0) : a;
   const b2 = b.ndim === 1 ? expandDims(b, 1) : b;
   const [M, K] = a2.shape.slice(-2), [K2, N] = b2.shape.slice(-2);
   if (K !== K2) {
-    throw new Error(`matmul: contraction sizes differ: a has shape [${a.shape}] (K = ${K}), b has shape [${b.shape}] (K = ${K2})`);
+    throw new Error(
+      `matmul: contraction sizes differ: a has shape [${a.shape}] (K = ${K}), b has shape [${b.shape}] (K = ${K2})`,
+    );
   }
   const batch = broadcastShapes("matmul", a2.shape.slice(0, -2), b2.shape.slice(0, -2));
   const B = sizeOf(batch);
@@ -52,11 +56,15 @@ export function matmul(a: NDArray, b: NDArray): NDArray {
 export function dot(a: NDArray, b: NDArray): NDArray {
   checkArray("dot", "a", a);
   checkArray("dot", "b", b);
-  if (a.ndim > 2 || b.ndim > 2) throw new Error(`dot: operands must have rank <= 2 (use matmul or einsum), got [${a.shape}] and [${b.shape}]`);
+  if (a.ndim > 2 || b.ndim > 2) {
+    throw new Error(`dot: operands must have rank <= 2 (use matmul or einsum), got [${a.shape}] and [${b.shape}]`);
+  }
   if (a.ndim === 0 || b.ndim === 0) return mul(a, b);
   const ka = a.shape[a.ndim - 1], kb = b.shape[0];
   if (ka !== kb) {
-    throw new Error(`dot: contraction sizes differ: a has shape [${a.shape}] (last axis ${ka}), b has shape [${b.shape}] (first axis ${kb})`);
+    throw new Error(
+      `dot: contraction sizes differ: a has shape [${a.shape}] (last axis ${ka}), b has shape [${b.shape}] (first axis ${kb})`,
+    );
   }
   return matmul(a, b);
 }
@@ -98,7 +106,9 @@ export function einsum(spec: string, ...operands: NDArray[]): NDArray {
   inputs.forEach((ix, i) => {
     const x = checkArray("einsum", `operands[${i}]`, operands[i]);
     if (!/^[a-zA-Z]*$/.test(ix) || ix.length !== x.ndim || new Set(ix).size !== ix.length) {
-      throw new Error(`einsum: subscripts "${ix}" must be ${x.ndim} distinct letters for operand ${i} of shape [${x.shape}]`);
+      throw new Error(
+        `einsum: subscripts "${ix}" must be ${x.ndim} distinct letters for operand ${i} of shape [${x.shape}]`,
+      );
     }
     [...ix].forEach((c, k) => {
       const d = sizes.get(c);
@@ -133,7 +143,14 @@ function sumOut(x: NDArray, ix: string, keep: Set<string>): [NDArray, string] {
 
 // One pairwise contraction as a batched matmul: batch = shared and kept,
 // contracted = shared and not kept, free = in one operand only.
-function contract(a: NDArray, aIx: string, b: NDArray, bIx: string, keep: Set<string>, sizes: Map<string, number>): [NDArray, string] {
+function contract(
+  a: NDArray,
+  aIx: string,
+  b: NDArray,
+  bIx: string,
+  keep: Set<string>,
+  sizes: Map<string, number>,
+): [NDArray, string] {
   const shared = [...aIx].filter((c) => bIx.includes(c));
   const batch = shared.filter((c) => keep.has(c));
   const con = shared.filter((c) => !keep.has(c));

@@ -4,7 +4,7 @@
 import type { ReduceOp } from "./_graph.ts";
 import { sizeOf } from "./_graph.ts";
 import { cast, checkArray, isFloat, make, type NDArray, normAxes, normAxis } from "./_prim.ts";
-import { add, exp, isFinite, log, mul, sqrt, sub, where, div } from "./elementwise.ts";
+import { add, div, exp, isFinite, log, mul, sqrt, sub, where } from "./elementwise.ts";
 import { flatten, reshape } from "./movement.ts";
 import { stopGradient } from "./_stop.ts";
 
@@ -94,7 +94,13 @@ export function mean(x: NDArray, axis?: Axis, keepDims = false): NDArray {
   return div(sum(f, axes, keepDims), n);
 }
 
-function argReduce(name: string, op: "max" | "min", x: NDArray, axis: number | null | undefined, keepDims: boolean): NDArray {
+function argReduce(
+  name: string,
+  op: "max" | "min",
+  x: NDArray,
+  axis: number | null | undefined,
+  keepDims: boolean,
+): NDArray {
   checkArray(name, "x", x);
   if (axis === undefined || axis === null) {
     const r = argReduce(name, op, flatten(x), 0, false);
@@ -272,4 +278,3 @@ export function cumsum(x: NDArray, axis = 0, reverse = false): NDArray {
   const src = x.dtype === "bool" ? cast(x, "int32") : x;
   return make("cumsum", [src], { axis: ax, reverse }, x.shape, src.dtype);
 }
-

@@ -35,10 +35,14 @@ export function assertThrows(
     fn();
   } catch (e) {
     if (errorClass && !(e instanceof errorClass)) {
-      throw new assert.AssertionError({ message: `expected ${errorClass.name}, got ${(e as Error)?.constructor?.name}: ${e}` });
+      throw new assert.AssertionError({
+        message: `expected ${errorClass.name}, got ${(e as Error)?.constructor?.name}: ${e}`,
+      });
     }
     if (msgIncludes !== undefined && !String((e as Error).message).includes(msgIncludes)) {
-      throw new assert.AssertionError({ message: `expected message to include "${msgIncludes}", got "${(e as Error).message}"` });
+      throw new assert.AssertionError({
+        message: `expected message to include "${msgIncludes}", got "${(e as Error).message}"`,
+      });
     }
     return e as Error;
   }
@@ -50,7 +54,9 @@ export async function assertRejects(fn: () => Promise<unknown>, msgIncludes?: st
     await fn();
   } catch (e) {
     if (msgIncludes !== undefined && !String((e as Error).message).includes(msgIncludes)) {
-      throw new assert.AssertionError({ message: `expected message to include "${msgIncludes}", got "${(e as Error).message}"` });
+      throw new assert.AssertionError({
+        message: `expected message to include "${msgIncludes}", got "${(e as Error).message}"`,
+      });
     }
     return e as Error;
   }

@@ -51,25 +51,73 @@ const cases: [string, (...xs: NDArray[]) => NDArray, NDArray[]][] = [
   ["sqrt rsqrt reciprocal square", (a) => a.sqrt().add(a.rsqrt()).add(a.reciprocal()).add(a.square()), [P]],
   ["sin cos tanh sigmoid", (a) => a.sin().mul(a.cos()).add(a.tanh()).add(a.sigmoid()), [A]],
   ["erf gelu softplus elu", (a) => ts.erf(a).add(a.gelu()).add(a.gelu(true)).add(a.softplus()).add(a.elu()), [A]],
-  ["relu relu6 leakyRelu clip", (a) => a.mul(4).relu().add(a.mul(8).relu6()).add(a.leakyRelu(0.2)).add(a.clip(-0.3, 0.4)), [A]],
+  [
+    "relu relu6 leakyRelu clip",
+    (a) => a.mul(4).relu().add(a.mul(8).relu6()).add(a.leakyRelu(0.2)).add(a.clip(-0.3, 0.4)),
+    [A],
+  ],
   ["maximum minimum atan2", (a, b) => a.maximum(b).add(a.minimum(b)).add(ts.atan2(a, b)), [A, B]],
   ["where", (a, b) => ts.where(a.greater(b), a.mul(b), a.sub(b)), [A, B]],
   ["abs sign mod", (a, b) => a.abs().add(a.mod(b.abs().add(2))), [A, B]],
   ["sum mean prod", (a) => a.sum(1).add(a.mean(0).sum()).add(a.prod(0).sum()), [A]],
   ["max min", (a) => a.max(1).add(a.min(0).sum()).add(a.max()), [A]],
   ["variance std", (a) => a.variance(1).add(a.std(0).sum()), [A]],
-  ["logSumExp softmax logSoftmax", (a) => a.logSumExp(1).add(a.softmax(0).mul(a).sum()).add(a.logSoftmax(1).sum(0).sum()), [A]],
+  [
+    "logSumExp softmax logSoftmax",
+    (a) => a.logSumExp(1).add(a.softmax(0).mul(a).sum()).add(a.logSoftmax(1).sum(0).sum()),
+    [A],
+  ],
   ["cumsum", (a) => a.cumsum(1).mul(a).add(a.cumsum(0, true)), [A]],
   ["reshape transpose flatten", (a) => a.reshape([3, 2]).transpose().mul(a).flatten(), [A]],
-  ["slice steps and flip", (a) => a.slice(null, [null, null, -2]).mul(a.slice([1, 2], [0, 3, 2])).add(a.flip().slice(null, [0, 2])), [A]],
-  ["pad constant reflect edge", (a) => a.pad([[1, 0], [2, 1]]).add(a.pad([[1, 0], [2, 1]], { mode: "reflect" })).add(a.pad([[1, 0], [2, 1]], { mode: "edge" })), [A]],
-  ["concat stack split", (a, b) => ts.concat([a, b.mul(a)], 1).add(ts.stack([a, b], 2).reshape([2, 6])).sum(0).add(ts.split(ts.concat([a, b], 1), 2, 1)[1].sum()), [A, B]],
-  ["tile repeat broadcastTo", (a) => a.tile([2, 1]).add(a.repeat(2, 0)).add(a.broadcastTo([4, 2, 3]).sum(0).repeat(2, 0)), [A]],
-  ["take takeAlongAxis gather", (a) => ts.take(a, [2, 0, 2], 1).add(ts.takeAlongAxis(a, ts.array([[1], [0]], { dtype: "int32" }), 1)), [A]],
+  [
+    "slice steps and flip",
+    (a) => a.slice(null, [null, null, -2]).mul(a.slice([1, 2], [0, 3, 2])).add(a.flip().slice(null, [0, 2])),
+    [A],
+  ],
+  [
+    "pad constant reflect edge",
+    (a) =>
+      a.pad([[1, 0], [2, 1]]).add(a.pad([[1, 0], [2, 1]], { mode: "reflect" })).add(
+        a.pad([[1, 0], [2, 1]], { mode: "edge" }),
+      ),
+    [A],
+  ],
+  [
+    "concat stack split",
+    (a, b) =>
+      ts.concat([a, b.mul(a)], 1).add(ts.stack([a, b], 2).reshape([2, 6])).sum(0).add(
+        ts.split(ts.concat([a, b], 1), 2, 1)[1].sum(),
+      ),
+    [A, B],
+  ],
+  [
+    "tile repeat broadcastTo",
+    (a) => a.tile([2, 1]).add(a.repeat(2, 0)).add(a.broadcastTo([4, 2, 3]).sum(0).repeat(2, 0)),
+    [A],
+  ],
+  [
+    "take takeAlongAxis gather",
+    (a) => ts.take(a, [2, 0, 2], 1).add(ts.takeAlongAxis(a, ts.array([[1], [0]], { dtype: "int32" }), 1)),
+    [A],
+  ],
   ["scatterAdd", (a, b) => ts.scatterAdd(a, ts.array([[0, 0, 1], [1, 1, 0]], { dtype: "int32" }), b.mul(b), 0), [A, B]],
   ["sort topk", (a) => ts.sort(a, 1).mul(A).add(ts.topk(a, 2, 1).values.sum()), [A]],
-  ["matmul batched + vector", (a, b) => ts.matmul(a, b.transpose()).sum().add(ts.matmul(V.reshape([1, 4]).slice(null, [0, 3]).reshape([3]), b.transpose())), [A, B]],
-  ["einsum dot outer", (a, b) => ts.einsum("ij,kj->ik", a, b).sum(1).add(ts.dot(a.slice(0), b.slice(1))).add(ts.outer(a.slice(0), b.slice(1)).sum()), [A, B]],
+  [
+    "matmul batched + vector",
+    (a, b) =>
+      ts.matmul(a, b.transpose()).sum().add(
+        ts.matmul(V.reshape([1, 4]).slice(null, [0, 3]).reshape([3]), b.transpose()),
+      ),
+    [A, B],
+  ],
+  [
+    "einsum dot outer",
+    (a, b) =>
+      ts.einsum("ij,kj->ik", a, b).sum(1).add(ts.dot(a.slice(0), b.slice(1))).add(
+        ts.outer(a.slice(0), b.slice(1)).sum(),
+      ),
+    [A, B],
+  ],
 ];
 
 for (const [name, f, inputs] of cases) {
@@ -93,7 +141,7 @@ Deno.test("grad of grad through reductions and matmul", () => {
   const x = data([3], 5);
   // f = (Σx)^3, f' = 3(Σx)^2, f'' summed over all = 6Σx·3
   const d2 = ts.grad((x: NDArray) => ts.grad((y: NDArray) => y.sum().pow(3))(x).sum())(x).dataSync();
-  const s = (x.sum().item() as number);
+  const s = x.sum().item() as number;
   for (const v of d2) assert(Math.abs(v - 18 * s) < 1e-9);
 });
 
@@ -183,7 +231,9 @@ Deno.test("grad errors: non-scalar output, integer input, bad argnums", () => {
 });
 
 Deno.test("non-differentiable ops give zero gradients", () => {
-  const g = ts.grad((x: NDArray) => x.floor().add(x.round()).sum().add(x.argmax().cast("float32")))(ts.array([1.5, 2.5]));
+  const g = ts.grad((x: NDArray) => x.floor().add(x.round()).sum().add(x.argmax().cast("float32")))(
+    ts.array([1.5, 2.5]),
+  );
   assertEquals(g.toArray(), [0, 0]);
 });
 
