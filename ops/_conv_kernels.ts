@@ -167,48 +167,104 @@ function directGradWeight(q: Geo3, x: TypedArray, gy: TypedArray, idx: Int32Arra
 
 const BK = 64, BN = 512;
 
-/** C[M,N] += A[M,K] · B[K,N] (row-major, offsets given), blocked over K and N. */
+/**
+ * C[M,N] += A[M,K] · B[K,N] (row-major, offsets given), blocked over K and N,
+ * four rows of C at a time so each B element loaded feeds four products.
+ */
 function gemm(
-  M: number, N: number, K: number,
-  A: ArrayLike<number>, ao: number, B: ArrayLike<number>, bo: number, C: Float64Array, co: number,
+  M: number,
+  N: number,
+  K: number,
+  A: ArrayLike<number>,
+  ao: number,
+  B: ArrayLike<number>,
+  bo: number,
+  C: Float64Array,
+  co: number,
 ): void {
   for (let j0 = 0; j0 < N; j0 += BN) {
     const j1 = Math.min(N, j0 + BN);
     for (let k0 = 0; k0 < K; k0 += BK) {
       const k1 = Math.min(K, k0 + BK);
-      for (let i = 0; i < M; i++) {
+      let i = 0;
+      for (; i + 4 <= M; i += 4) {
+        const c0 = co + i * N, c1 = c0 + N, c2 = c1 + N, c3 = c2 + N;
+        const r0 = ao + i * K, r1 = r0 + K, r2 = r1 + K, r3 = r2 + K;
+        for (let k = k0; k < k1; k++) {
+          const a0 = A[r0 + k], a1 = A[r1 + k], a2 = A[r2 + k], a3 = A[r3 + k];
+          const brow = bo + k * N;
+          for (let j = j0; j < j1; j++) {
+            const bv = B[brow + j];
+            C[c0 + j] += a0 * bv;
+            C[c1 + j] += a1 * bv;
+            C[c2 + j] += a2 * bv;
+            C[c3 + j] += a3 * bv;
+          }
+        }
+      }
+      for (; i < M; i++) {
         const crow = co + i * N, arow = ao + i * K;
         for (let k = k0; k < k1; k++) {
-          const a = A[arow + k];
-          if (a === 0) continue;
+          const av = A[arow + k];
+          if (av === 0) continue;
           const brow = bo + k * N;
-          for (let j = j0; j < j1; j++) C[crow + j] += a * B[brow + j];
+          for (let j = j0; j < j1; j++) C[crow + j] += av * B[brow + j];
         }
       }
     }
   }
 }
 
-/** C[M,N] += A[M,K] · B[N,K]ᵀ (dot products of rows). */
+/** C[M,N] += A[M,K] · B[N,K]ᵀ (dot products of rows, four B rows at a time). */
 function gemmNT(
-  M: number, N: number, K: number,
-  A: ArrayLike<number>, ao: number, B: ArrayLike<number>, bo: number, C: Float64Array, co: number,
+  M: number,
+  N: number,
+  K: number,
+  A: ArrayLike<number>,
+  ao: number,
+  B: ArrayLike<number>,
+  bo: number,
+  C: Float64Array,
+  co: number,
 ): void {
   for (let i = 0; i < M; i++) {
-    const arow = ao + i * K;
-    for (let j = 0; j < N; j++) {
+    const arow = ao + i * K, crow = co + i * N;
+    let j = 0;
+    for (; j + 4 <= N; j += 4) {
+      const b0 = bo + j * K, b1 = b0 + K, b2 = b1 + K, b3 = b2 + K;
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0; k < K; k++) {
+        const a = A[arow + k];
+        s0 += a * B[b0 + k];
+        s1 += a * B[b1 + k];
+        s2 += a * B[b2 + k];
+        s3 += a * B[b3 + k];
+      }
+      C[crow + j] += s0;
+      C[crow + j + 1] += s1;
+      C[crow + j + 2] += s2;
+      C[crow + j + 3] += s3;
+    }
+    for (; j < N; j++) {
       const brow = bo + j * K;
       let s = 0;
       for (let k = 0; k < K; k++) s += A[arow + k] * B[brow + k];
-      C[co + i * N + j] += s;
+      C[crow + j] += s;
     }
   }
 }
 
 /** C[M,N] += A[K,M]ᵀ · B[K,N]. */
 function gemmTN(
-  M: number, N: number, K: number,
-  A: ArrayLike<number>, ao: number, B: ArrayLike<number>, bo: number, C: Float64Array, co: number,
+  M: number,
+  N: number,
+  K: number,
+  A: ArrayLike<number>,
+  ao: number,
+  B: ArrayLike<number>,
+  bo: number,
+  C: Float64Array,
+  co: number,
 ): void {
   for (let k = 0; k < K; k++) {
     const arow = ao + k * M, brow = bo + k * N;
@@ -403,6 +459,8 @@ function algo(op: string, geom: ConvGeometry, q: Geo3, forward: boolean): "direc
   }
   if (a === "direct" || a === "im2col") return a;
   if (forward && winogradValid(q) && q.Cig * q.Cog >= 64 && q.Osz >= 16) return "winograd";
+  // depthwise-like (one input and one output channel per group): no GEMM to win
+  if (q.Cig === 1 && q.Cog === 1) return "direct";
   return "im2col";
 }
 
