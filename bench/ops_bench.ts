@@ -33,7 +33,9 @@ ts.realizeAll([a, b]);
   const reps = 3, t0 = performance.now();
   for (let i = 0; i < reps; i++) ts.matmul(a, b).dataSync();
   const s = (performance.now() - t0) / 1000 / reps;
-  console.log(`matmul ${M}x${M}x${M} float32: ${(2 * M ** 3 / s / 1e9).toFixed(2)} GFLOP/s (${(s * 1e3).toFixed(1)} ms)`);
+  console.log(
+    `matmul ${M}x${M}x${M} float32: ${(2 * M ** 3 / s / 1e9).toFixed(2)} GFLOP/s (${(s * 1e3).toFixed(1)} ms)`,
+  );
 }
 
 Deno.bench("matmul 512x512x512 float32 (2·512³ FLOP)", { group: "matmul" }, () => {

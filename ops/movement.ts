@@ -51,7 +51,9 @@ export function reshape(x: NDArray, shape: number[]): NDArray {
     s[infer] = x.size / known;
   }
   if (sizeOf(s) !== x.size) {
-    throw new Error(`reshape: shape [${shape}] has ${sizeOf(s)} elements, expected ${x.size} (input shape [${x.shape}])`);
+    throw new Error(
+      `reshape: shape [${shape}] has ${sizeOf(s)} elements, expected ${x.size} (input shape [${x.shape}])`,
+    );
   }
   if (s.length === x.ndim && s.every((d, i) => d === x.shape[i])) return x;
   return make("reshape", [x], {}, s, x.dtype);
@@ -69,7 +71,9 @@ export function reshape(x: NDArray, shape: number[]): NDArray {
 export function transpose(x: NDArray, axes?: number[]): NDArray {
   checkArray("transpose", "x", x);
   const n = x.ndim;
-  const perm = axes === undefined ? [...Array(n).keys()].reverse() : axes.map((a) => normAxis("transpose", a, n, "axes"));
+  const perm = axes === undefined
+    ? [...Array(n).keys()].reverse()
+    : axes.map((a) => normAxis("transpose", a, n, "axes"));
   if (perm.length !== n || new Set(perm).size !== n) {
     throw new Error(`transpose: axes must be a permutation of ${n} axes, got [${axes}]`);
   }
@@ -127,7 +131,9 @@ export function squeeze(x: NDArray, axis?: number | number[]): NDArray {
   checkArray("squeeze", "x", x);
   const axes = axis === undefined ? x.shape.flatMap((d, i) => (d === 1 ? [i] : [])) : normAxes("squeeze", axis, x.ndim);
   for (const a of axes) {
-    if (x.shape[a] !== 1) throw new Error(`squeeze: axis ${a} must have size 1, got ${x.shape[a]} (shape [${x.shape}])`);
+    if (x.shape[a] !== 1) {
+      throw new Error(`squeeze: axis ${a} must have size 1, got ${x.shape[a]} (shape [${x.shape}])`);
+    }
   }
   return reshape(x, x.shape.filter((_, i) => !axes.includes(i)));
 }
@@ -178,7 +184,9 @@ export function slice(x: NDArray, specs: SliceSpec[]): NDArray {
     }
     const [a = null, b = null, c = null] = sp ?? [];
     const step = c ?? 1;
-    if (!Number.isInteger(step) || step === 0) throw new Error(`slice: step for axis ${k} must be a non-zero integer, got ${c}`);
+    if (!Number.isInteger(step) || step === 0) {
+      throw new Error(`slice: step for axis ${k} must be a non-zero integer, got ${c}`);
+    }
     const clamp = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
     const norm = (v: number) => (v < 0 ? v + n : v);
     let start: number, stop: number;
@@ -232,14 +240,25 @@ export interface PadOptions {
 export function pad(x: NDArray, widths: number | [number, number][], options: PadOptions = {}): NDArray {
   checkArray("pad", "x", x);
   const w: [number, number][] = typeof widths === "number" ? x.shape.map(() => [widths, widths]) : widths;
-  if (!Array.isArray(w) || w.length !== x.ndim || w.some((p) => !Array.isArray(p) || p.length !== 2 || p.some((v) => !Number.isInteger(v) || v < 0))) {
-    throw new Error(`pad: widths must be ${x.ndim} pairs of non-negative integers [before, after], got ${JSON.stringify(widths)}`);
+  if (
+    !Array.isArray(w) || w.length !== x.ndim ||
+    w.some((p) => !Array.isArray(p) || p.length !== 2 || p.some((v) => !Number.isInteger(v) || v < 0))
+  ) {
+    throw new Error(
+      `pad: widths must be ${x.ndim} pairs of non-negative integers [before, after], got ${JSON.stringify(widths)}`,
+    );
   }
   const mode = options.mode ?? "constant";
   if (mode === "constant") {
     if (w.every(([a, b]) => a === 0 && b === 0)) return x;
     const shape = x.shape.map((d, k) => d + w[k][0] + w[k][1]);
-    return make("pad", [x], { widths: w.map(([a, b]) => [a, b] as [number, number]), value: options.value ?? 0 }, shape, x.dtype);
+    return make(
+      "pad",
+      [x],
+      { widths: w.map(([a, b]) => [a, b] as [number, number]), value: options.value ?? 0 },
+      shape,
+      x.dtype,
+    );
   }
   if (mode !== "reflect" && mode !== "edge") {
     throw new Error(`pad: mode must be "constant", "reflect" or "edge", got ${JSON.stringify(mode)}`);
@@ -250,11 +269,15 @@ export function pad(x: NDArray, widths: number | [number, number][], options: Pa
     const n = y.shape[k];
     const sel = (spec: SliceSpec) => slice(y, y.shape.map((_, j) => (j === k ? spec : null)));
     if (mode === "reflect" && (before >= n || after >= n)) {
-      throw new Error(`pad: reflect padding on axis ${k} must be smaller than its size ${n}, got [${before}, ${after}]`);
+      throw new Error(
+        `pad: reflect padding on axis ${k} must be smaller than its size ${n}, got [${before}, ${after}]`,
+      );
     }
     if (mode === "edge" && n === 0) throw new Error(`pad: edge padding needs a non-empty axis ${k}`);
     const lo = mode === "reflect" ? sel([before, 0, -1]) : repeatAlong(sel([0, 1]), k, before);
-    const hi = mode === "reflect" ? sel([n - 2, n - 2 - after < 0 ? null : n - 2 - after, -1]) : repeatAlong(sel([n - 1, n]), k, after);
+    const hi = mode === "reflect"
+      ? sel([n - 2, n - 2 - after < 0 ? null : n - 2 - after, -1])
+      : repeatAlong(sel([n - 1, n]), k, after);
     y = concat([lo, y, hi].filter((p) => p.shape[k] > 0), k);
   });
   return y;
@@ -276,13 +299,17 @@ function repeatAlong(x: NDArray, axis: number, times: number): NDArray {
  * ```
  */
 export function concat(arrays: NDArray[], axis = 0): NDArray {
-  if (!Array.isArray(arrays) || arrays.length === 0) throw new Error("concat: arrays must be a non-empty list of NDArrays");
+  if (!Array.isArray(arrays) || arrays.length === 0) {
+    throw new Error("concat: arrays must be a non-empty list of NDArrays");
+  }
   arrays.forEach((a, i) => checkArray("concat", `arrays[${i}]`, a));
   const first = arrays[0];
   const ax = normAxis("concat", axis, first.ndim);
   arrays.forEach((a, i) => {
     if (a.ndim !== first.ndim || a.shape.some((d, k) => k !== ax && d !== first.shape[k])) {
-      throw new Error(`concat: arrays[${i}] has shape [${a.shape}], expected [${first.shape.map((d, k) => (k === ax ? "*" : d))}]`);
+      throw new Error(
+        `concat: arrays[${i}] has shape [${a.shape}], expected [${first.shape.map((d, k) => (k === ax ? "*" : d))}]`,
+      );
     }
   });
   if (arrays.length === 1) return first;
@@ -291,7 +318,9 @@ export function concat(arrays: NDArray[], axis = 0): NDArray {
   let offset = 0;
   // each piece padded to the full extent; the zero pads add up to the join
   const parts = arrays.map((a) => {
-    const widths = a.shape.map((_, k) => (k === ax ? [offset, total - offset - a.shape[ax]] : [0, 0]) as [number, number]);
+    const widths = a.shape.map((_, k) =>
+      (k === ax ? [offset, total - offset - a.shape[ax]] : [0, 0]) as [number, number]
+    );
     offset += a.shape[ax];
     return pad(cast(a, dtype), widths);
   });
@@ -308,7 +337,9 @@ export function concat(arrays: NDArray[], axis = 0): NDArray {
  * ```
  */
 export function stack(arrays: NDArray[], axis = 0): NDArray {
-  if (!Array.isArray(arrays) || arrays.length === 0) throw new Error("stack: arrays must be a non-empty list of NDArrays");
+  if (!Array.isArray(arrays) || arrays.length === 0) {
+    throw new Error("stack: arrays must be a non-empty list of NDArrays");
+  }
   arrays.forEach((a, i) => {
     checkArray("stack", `arrays[${i}]`, a);
     if (a.ndim !== arrays[0].ndim || a.shape.some((d, k) => d !== arrays[0].shape[k])) {
@@ -376,7 +407,9 @@ export function tile(x: NDArray, reps: number[]): NDArray {
  */
 export function repeat(x: NDArray, repeats: number, axis?: number): NDArray {
   checkArray("repeat", "x", x);
-  if (!Number.isInteger(repeats) || repeats < 0) throw new Error(`repeat: repeats must be a non-negative integer, got ${repeats}`);
+  if (!Number.isInteger(repeats) || repeats < 0) {
+    throw new Error(`repeat: repeats must be a non-negative integer, got ${repeats}`);
+  }
   if (axis === undefined) return repeat(flatten(x), repeats, 0);
   const ax = normAxis("repeat", axis, x.ndim);
   const s = x.shape;
@@ -450,7 +483,11 @@ export function takeAlongAxis(x: NDArray, indices: NDArray, axis: number): NDArr
   }
   const ax = normAxis("takeAlongAxis", axis, x.ndim);
   const xs = x.shape, is = idx.shape;
-  const common = broadcastShapes("takeAlongAxis", xs.map((d, k) => (k === ax ? 1 : d)), is.map((d, k) => (k === ax ? 1 : d)));
+  const common = broadcastShapes(
+    "takeAlongAxis",
+    xs.map((d, k) => (k === ax ? 1 : d)),
+    is.map((d, k) => (k === ax ? 1 : d)),
+  );
   const xt = common.map((d, k) => (k === ax ? xs[ax] : d));
   const it = common.map((d, k) => (k === ax ? is[ax] : d));
   return make("gather", [broadcastTo(x, xt), broadcastTo(idx, it)], { axis: ax }, it, x.dtype);
@@ -473,7 +510,9 @@ export function scatterAdd(x: NDArray, indices: NDArray, updates: NDArray, axis:
   const idx = indexArray("scatterAdd", indices);
   const ax = normAxis("scatterAdd", axis, x.ndim);
   if (idx.ndim !== x.ndim || idx.shape.some((d, k) => k !== ax && d !== x.shape[k])) {
-    throw new Error(`scatterAdd: indices must have shape [${x.shape.map((d, k) => (k === ax ? "*" : d))}], got [${idx.shape}]`);
+    throw new Error(
+      `scatterAdd: indices must have shape [${x.shape.map((d, k) => (k === ax ? "*" : d))}], got [${idx.shape}]`,
+    );
   }
   const upd = broadcastTo(cast(updates, x.dtype), idx.shape);
   return make("scatterAdd", [x, idx, upd], { axis: ax }, x.shape, x.dtype);

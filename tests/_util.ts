@@ -75,7 +75,12 @@ export function flat(x: ts.NDArray): number[] {
 }
 
 /** Elementwise comparison with relative+absolute tolerance; NaN equals NaN. */
-export function assertClose(actual: ArrayLike<number> | ts.NDArray, expected: ArrayLike<number>, tol = 1e-5, msg = ""): void {
+export function assertClose(
+  actual: ArrayLike<number> | ts.NDArray,
+  expected: ArrayLike<number>,
+  tol = 1e-5,
+  msg = "",
+): void {
   const a = actual instanceof ts.NDArray ? flat(actual) : Array.from(actual, Number);
   assertEquals(a.length, expected.length, `${msg} length`);
   for (let i = 0; i < a.length; i++) {

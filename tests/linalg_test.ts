@@ -41,7 +41,9 @@ Deno.test("matmul on transposed views, batched with broadcasting, 1-D rules", ()
   assertEquals(y.shape, [2, 5, 3, 2]);
   const exp: number[] = [];
   for (let i = 0; i < 2; i++) {
-    for (let j = 0; j < 5; j++) exp.push(...refMatmul(vx.slice(i * 12, i * 12 + 12), vw.slice(j * 8, j * 8 + 8), 3, 4, 2));
+    for (let j = 0; j < 5; j++) {
+      exp.push(...refMatmul(vx.slice(i * 12, i * 12 + 12), vw.slice(j * 8, j * 8 + 8), 3, 4, 2));
+    }
   }
   assertClose(y, exp);
   // 1-D rules
@@ -63,7 +65,10 @@ Deno.test("dot, outer, einsum", () => {
   assertClose(ts.einsum("ij,jk->ik", a, b), refMatmul(va, vb, 2, 3, 4));
   assertEquals(ts.einsum("ij->ji", a).shape, [3, 2]);
   assertClose(ts.einsum("ij->", a), [va.reduce((s, t) => s + t)]);
-  assertClose(ts.einsum("ij,ij->i", a, a), [0, 1].map((i) => va.slice(i * 3, i * 3 + 3).reduce((s, t) => s + t * t, 0)));
+  assertClose(
+    ts.einsum("ij,ij->i", a, a),
+    [0, 1].map((i) => va.slice(i * 3, i * 3 + 3).reduce((s, t) => s + t * t, 0)),
+  );
   const [x] = randn([2, 3, 4], 9);
   const [y] = randn([2, 4, 5], 10);
   assertClose(ts.einsum("bij,bjk->bik", x, y), ts.matmul(x, y).dataSync());

@@ -21,13 +21,17 @@ function refReduce(
   return [out, outShape];
 }
 
-const FOLDS: [string, (x: ts.NDArray, ax: number[], k: boolean) => ts.NDArray, number, (a: number, v: number) => number][] =
-  [
-    ["sum", (x, a, k) => ts.sum(x, a, k), 0, (a, v) => a + v],
-    ["prod", (x, a, k) => ts.prod(x, a, k), 1, (a, v) => a * v],
-    ["max", (x, a, k) => ts.max(x, a, k), -Infinity, Math.max],
-    ["min", (x, a, k) => ts.min(x, a, k), Infinity, Math.min],
-  ];
+const FOLDS: [
+  string,
+  (x: ts.NDArray, ax: number[], k: boolean) => ts.NDArray,
+  number,
+  (a: number, v: number) => number,
+][] = [
+  ["sum", (x, a, k) => ts.sum(x, a, k), 0, (a, v) => a + v],
+  ["prod", (x, a, k) => ts.prod(x, a, k), 1, (a, v) => a * v],
+  ["max", (x, a, k) => ts.max(x, a, k), -Infinity, Math.max],
+  ["min", (x, a, k) => ts.min(x, a, k), Infinity, Math.min],
+];
 
 Deno.test("sum/prod/max/min over axes (negative, multiple, keepDims, views) vs loops", () => {
   const shape = [2, 3, 4];
@@ -51,10 +55,13 @@ Deno.test("sum/prod/max/min over axes (negative, multiple, keepDims, views) vs l
   assertClose(ts.sum(xt, -1), e2t, 1e-9);
   const xf = x.flip(2).slice(null, [0, 3, 2]);
   assertEquals(xf.shape, [2, 2, 4]);
-  assertClose(xf.max(1), Array.from({ length: 8 }, (_, i) => {
-    const a = Math.floor(i / 4), c = 3 - (i % 4);
-    return Math.max(v[a * 12 + c], v[a * 12 + 8 + c]);
-  }));
+  assertClose(
+    xf.max(1),
+    Array.from({ length: 8 }, (_, i) => {
+      const a = Math.floor(i / 4), c = 3 - (i % 4);
+      return Math.max(v[a * 12 + c], v[a * 12 + 8 + c]);
+    }),
+  );
 });
 
 Deno.test("mean, variance, std (ddof), logSumExp", () => {
