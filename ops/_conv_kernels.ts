@@ -443,20 +443,12 @@ function winogradForward(q: Geo3, x: TypedArray, w: TypedArray): Float64Array {
 
 // ---------------------------------------------------------------- registration
 
-function algo(op: string, geom: ConvGeometry, q: Geo3, forward: boolean): "direct" | "im2col" | "winograd" {
+function algo(geom: ConvGeometry, q: Geo3, forward: boolean): "direct" | "im2col" | "winograd" {
   const a = geom.algorithm;
-  // Winograd is a forward algorithm; the gradient primitives (which share the
-  // geometry through the VJP rules) fall back to im2col.
-  if (a === "winograd" && !forward) return "im2col";
-  if (a === "winograd") {
-    if (!winogradValid(q)) {
-      throw new Error(
-        `${op}: algorithm "winograd" supports only the forward 2-D 3x3 convolution with stride 1 and dilation 1, got ` +
-          `kernel [${geom.kernel}], stride [${geom.stride}], dilation [${geom.dilation}]`,
-      );
-    }
-    return "winograd";
-  }
+  // Winograd is a forward 3x3 algorithm. The public ops reject invalid forced
+  // uses eagerly; here (gradient primitives sharing the geometry through the
+  // VJP rules, or geometries derived from a forced op) fall back to im2col.
+  if (a === "winograd") return forward && winogradValid(q) ? "winograd" : "im2col";
   if (a === "direct" || a === "im2col") return a;
   if (forward && winogradValid(q) && q.Cig * q.Cog >= 64 && q.Osz >= 16) return "winograd";
   // depthwise-like (one input and one output channel per group): no GEMM to win
@@ -468,7 +460,7 @@ registerKernel("js", "conv", (node, [x, w]) => {
   const geom = (node as Node<"conv">).params;
   const [N, Cin] = node.inputs[0].shape, Cout = node.shape[1];
   const q = geo3(geom, N, Cin, Cout);
-  const a = algo("conv", geom, q, true);
+  const a = algo(geom, q, true);
   if (a === "winograd") return finish(node.dtype, winogradForward(q, x, w));
   const idx = tapTable(q);
   return finish(node.dtype, a === "direct" ? directForward(q, x, w, idx) : im2colForward(q, x, w, idx));
@@ -478,7 +470,7 @@ registerKernel("js", "convGradInput", (node, [gy, w]) => {
   const geom = (node as Node<"convGradInput">).params;
   const [N, Cin] = node.shape, Cout = node.inputs[0].shape[1];
   const q = geo3(geom, N, Cin, Cout);
-  const a = algo("convGradInput", geom, q, false);
+  const a = algo(geom, q, false);
   const idx = tapTable(q);
   return finish(node.dtype, a === "direct" ? directGradInput(q, gy, w, idx) : im2colGradInput(q, gy, w, idx));
 });
@@ -487,7 +479,7 @@ registerKernel("js", "convGradWeight", (node, [x, gy]) => {
   const geom = (node as Node<"convGradWeight">).params;
   const [N, Cin] = node.inputs[0].shape, Cout = node.shape[0];
   const q = geo3(geom, N, Cin, Cout);
-  const a = algo("convGradWeight", geom, q, false);
+  const a = algo(geom, q, false);
   const idx = tapTable(q);
   return finish(node.dtype, a === "direct" ? directGradWeight(q, x, gy, idx) : im2colGradWeight(q, x, gy, idx));
 });

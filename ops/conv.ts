@@ -359,6 +359,11 @@ function convTransposeN(op: string, r: number, x: NDArray, w: NDArray, o: ConvTr
       );
     }
   });
+  if (o.algorithm === "winograd") {
+    throw new Error(
+      `${op}: algorithm "winograd" applies only to forward convolutions, got it for a transposed convolution`,
+    );
+  }
   const L = S.map((s, i) => (s - 1) * stride[i] - 2 * pad[i] + dil[i] * (K[i] - 1) + opad[i] + 1);
   if (L.some((l) => l < 1)) throw new Error(`${op}: output size must be positive, got [${L}]`);
   const dt = floatDType(op, [["x", x], ["weight", w]]);

@@ -402,6 +402,11 @@ Deno.test("conv ops: clear errors", () => {
     "outputPadding must be smaller",
   );
   assertThrows(() => ts.convTranspose2d(x, ts.ones([3, 2, 3, 3])), Error, "weight axis 0 must equal");
+  assertThrows(
+    () => ts.convTranspose2d(x, ts.ones([4, 2, 3, 3]), { algorithm: "winograd" }),
+    Error,
+    "applies only to forward",
+  );
   assertThrows(() => ts.depthwiseConv2d(x, ts.ones([6, 1, 3, 3])), Error, "depthwiseConv2d: weight must have shape");
   assertThrows(() => ts.depthwiseConv2d(x, ts.ones([8, 1, 3, 3]), { depthMultiplier: 3 }), Error, "depthMultiplier");
   assertThrows(() => ts.fold(ts.ones([1, 9, 5]), { outputSize: [4, 4], kernelSize: 3 }), Error, "fold: x axis 2");
