@@ -2,15 +2,7 @@
 // with the batch reduced to N = 1 (the plain-JS kernels are slow; FLOPs are
 // scaled to match). Run: deno bench --allow-read bench/conv_bench.ts — each
 // bench also prints its throughput (FLOPs / median time, GFLOP/s) at the end.
-import {
-  array,
-  conv2d,
-  type ConvAlgorithm,
-  convTranspose2d,
-  depthwiseConv2d,
-  type NDArray,
-  vjp,
-} from "../mod.ts";
+import { array, conv2d, type ConvAlgorithm, convTranspose2d, depthwiseConv2d, type NDArray, vjp } from "../mod.ts";
 
 function randn(shape: number[], seed: number): NDArray {
   let s = seed >>> 0;
@@ -90,6 +82,8 @@ globalThis.addEventListener("unload", () => {
     if (list.length === 0) continue;
     const med = list[Math.floor(list.length / 2)];
     const gflops = (w.flops * SCALE) / (med * 1e6);
-    console.log(`${w.name.padEnd(32)} ${med.toFixed(1).padStart(9)} ms  ${gflops.toFixed(2).padStart(7)} GFLOP/s (N=${N})`);
+    console.log(
+      `${w.name.padEnd(32)} ${med.toFixed(1).padStart(9)} ms  ${gflops.toFixed(2).padStart(7)} GFLOP/s (N=${N})`,
+    );
   }
 });
