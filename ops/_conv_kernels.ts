@@ -254,29 +254,6 @@ function gemmNT(
   }
 }
 
-/** C[M,N] += A[K,M]ᵀ · B[K,N]. */
-function gemmTN(
-  M: number,
-  N: number,
-  K: number,
-  A: ArrayLike<number>,
-  ao: number,
-  B: ArrayLike<number>,
-  bo: number,
-  C: Float64Array,
-  co: number,
-): void {
-  for (let k = 0; k < K; k++) {
-    const arow = ao + k * M, brow = bo + k * N;
-    for (let i = 0; i < M; i++) {
-      const a = A[arow + i];
-      if (a === 0) continue;
-      const crow = co + i * N;
-      for (let j = 0; j < N; j++) C[crow + j] += a * B[brow + j];
-    }
-  }
-}
-
 /** col[(c*Ksz + t), p] = x[n, g*Cig + c, idx[t,p]] (0 in the padding). */
 function im2col(q: Geo3, x: TypedArray, n: number, g: number, idx: Int32Array, col: Float64Array): void {
   const { Cig, Ssz, Ksz, Osz } = q;
@@ -311,11 +288,18 @@ function im2colGradInput(q: Geo3, gy: TypedArray, w: TypedArray, idx: Int32Array
   const dx = new Float64Array(N * q.Cin * Ssz);
   const R = Cig * Ksz;
   const col = new Float64Array(R * Osz);
+  // Wᵀ per group: wt[g][r, o] = w[g*Cog + o, r]
+  const wt = new Float64Array(G * R * Cog);
+  for (let g = 0; g < G; g++) {
+    for (let o = 0; o < Cog; o++) {
+      for (let r = 0; r < R; r++) wt[(g * R + r) * Cog + o] = w[(g * Cog + o) * R + r];
+    }
+  }
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
       col.fill(0);
       // col[R, O] = W_gᵀ[R, Cog] · gy[Cog, O]
-      gemmTN(R, Osz, Cog, w, g * Cog * R, gy, (n * q.Cout + g * Cog) * Osz, col, 0);
+      gemm(R, Osz, Cog, wt, g * R * Cog, gy, (n * q.Cout + g * Cog) * Osz, col, 0);
       for (let c = 0; c < Cig; c++) {
         const xb = (n * q.Cin + g * Cig + c) * Ssz;
         for (let t = 0; t < Ksz; t++) {
