@@ -551,3 +551,19 @@ Deno.test("deformConv2d: zero offsets = conv2d, NHWC = NCHW, VJPs match central 
   );
   assertThrows(() => ts.deformConv2d(x, z, w, { padding: 1, groups: 1 }), Error, "groups 1 disagrees");
 });
+
+Deno.test("conv gradient kernels: direct and im2col agree (convGradInput, convGradWeight)", () => {
+  for (let seed = 1; seed <= 18; seed++) {
+    const c = randomCase(seed + 400, 1 + (seed % 3));
+    const x = rand([c.N, c.Cin, ...c.S], seed), w = rand([c.Cout, c.Cin / c.G, ...c.K], seed + 1);
+    const opts = { stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.G };
+    const f = convFns[c.r - 1];
+    const run = (algorithm: "direct" | "im2col") => {
+      const [y, pull] = ts.vjp((a: NDArray, b: NDArray) => f(a, b, { ...opts, algorithm }), x, w);
+      return (pull(rand(y.shape, seed + 2)) as NDArray[]).map((g) => g.dataSync());
+    };
+    const [dxD, dwD] = run("direct"), [dxI, dwI] = run("im2col");
+    close(dxI, dxD, 1e-12, 1e-12, `dx case ${seed}`);
+    close(dwI, dwD, 1e-12, 1e-12, `dw case ${seed}`);
+  }
+});
