@@ -98,6 +98,9 @@ export function broadcastTo(x: NDArray, shape: number[]): NDArray {
     throw new Error(`broadcastTo: cannot broadcast shape [${x.shape}] to [${shape}]`);
   }
   if (off === 0 && x.shape.every((d, i) => d === shape[i])) return x;
+  // Only leading/size-1 axes added: the data is unchanged, so a reshape (a
+  // free view of a realized buffer) beats an expand (a copy for heavy ops).
+  if (sizeOf(shape) === x.size) return reshape(x, shape.slice());
   return make("expand", [x], {}, shape.slice(), x.dtype);
 }
 

@@ -101,3 +101,15 @@ Deno.test("memory: 10,000 realize-in-a-loop iterations keep the heap flat", () =
   assertLess(grown, 20 * 1024 * 1024, `heap grew by ${grown} bytes`);
   assertClose(w.slice([0, 1]), [-10.2], 1e-2);
 });
+
+Deno.test("engine: heavy ops read reshaped/broadcast-free views of realized buffers without a copy kernel", () => {
+  const a = ts.ones([4, 8]), b = ts.ones([8, 3]), f = ts.ones([2 * 3 * 64]), w = ts.ones([4, 3, 3, 3]);
+  ts.realizeAll([a, b, f, w]);
+  const mm = kernels(() => ts.matmul(a.reshape([1, 4, 8]), b).dataSync());
+  assertEquals(mm.length, 1, mm.join("\n"));
+  assert(mm[0].startsWith("dot"), mm[0]);
+  assertEquals(kernels(() => ts.broadcastTo(b, [1, 1, 8, 3]).dataSync()).length, 0);
+  const conv = kernels(() => ts.conv2d(f.reshape([2, 3, 8, 8]), w).dataSync());
+  assertEquals(conv.length, 1, conv.join("\n"));
+  assertClose(ts.matmul(a.reshape([1, 4, 8]), b), new Array(12).fill(8));
+});
