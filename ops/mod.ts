@@ -19,3 +19,4 @@ export { kernelLog, setDebug } from "./_schedule.ts";
 export { getBackend, setBackend } from "./_backend.ts";
 export { customVjp, grad, stopGradient, valueAndGrad, vjp } from "./grad.ts";
 export type { GradOptions, Pullback, Tree } from "./grad.ts";
+export { getNumThreads, setNumThreads, shutdownThreads } from "./_wasm_backend.ts";
