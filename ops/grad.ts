@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- user functions and pytrees are untyped at this boundary
 // Reverse-mode autodiff. The lazy graph is the tape: `vjp` traces `f` on
 // aliases of its inputs, records the subgraph that depends on them (nodes
 // with their inputs, saved before any realization can drop them), and the
@@ -95,7 +96,6 @@ function backward(tape: TapeEntry[], depends: Set<Node>, seeds: Map<Node, NDArra
     const { node, inputs } = tape[t];
     const g = ct.get(node);
     if (!g || !isFloat(node.dtype)) continue;
-    // deno-lint-ignore no-explicit-any
     const rule = VJP_RULES[node.op] as any;
     const grads: (NDArray | null)[] = rule(node, g, inputs.map(wrap), wrap(node));
     inputs.forEach((input, k) => {
@@ -126,7 +126,6 @@ export type Pullback = (cotangent: Tree) => Tree[];
  * console.log(gx.toString()); // array([2., 4., 6.])
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export function vjp<Out extends Tree>(
   f: (...args: any[]) => Out,
   ...primals: Tree[]
@@ -200,11 +199,9 @@ function checkScalar(name: string, v: unknown): NDArray {
  * console.log(v.item(), gw.toArray()); // 11 [3, 4]
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export function valueAndGrad(f: (...args: any[]) => any, options: GradOptions = {}): (...args: any[]) => [any, any] {
   const argnums = options.argnums ?? 0;
   const nums = Array.isArray(argnums) ? argnums : [argnums];
-  // deno-lint-ignore no-explicit-any
   return (...args: any[]) => {
     nums.forEach((n) => {
       if (!Number.isInteger(n) || n < 0 || n >= args.length) {
@@ -248,10 +245,8 @@ export function valueAndGrad(f: (...args: any[]) => any, options: GradOptions = 
  * console.log(grad((x: any) => df(x).sum())(array([2])).toArray()); // [12]
  * ```
  */
-// deno-lint-ignore no-explicit-any
 export function grad(f: (...args: any[]) => any, options: GradOptions = {}): (...args: any[]) => any {
   const vg = valueAndGrad(f, options);
-  // deno-lint-ignore no-explicit-any
   return (...args: any[]) => {
     const [, g] = vg(...args);
     return g;
@@ -286,13 +281,9 @@ export function stopGradient(x: NDArray): NDArray {
  * ```
  */
 export function customVjp(
-  // deno-lint-ignore no-explicit-any
   fwd: (...args: any[]) => [NDArray, any],
-  // deno-lint-ignore no-explicit-any
   bwd: (residuals: any, g: NDArray) => Tree[],
-  // deno-lint-ignore no-explicit-any
 ): (...args: any[]) => NDArray {
-  // deno-lint-ignore no-explicit-any
   return (...args: any[]) => {
     const flat = flattenTree(args);
     const [out, residuals] = fwd(...args);
