@@ -188,6 +188,16 @@ Deno.test("checkGrad: every differentiable op so far", () => {
       [A, M, V],
     ],
     ["batched matmul", (c, m) => ts.matmul(c, m), [C, M]],
+    [
+      "strided and reversed slices",
+      (a) => a.slice(null, [null, null, -2]).add(a.slice(null, [3, 0, -2])).mul(a.slice([0, 3, 2], [0, 3, 2]).sum()),
+      [A],
+    ],
+    [
+      "pad reflect and edge",
+      (a) => ts.pad(a, [[1, 0], [2, 1]], { mode: "reflect" }).add(ts.pad(a, [[1, 0], [2, 1]], { mode: "edge" })),
+      [A],
+    ],
   ];
   for (const [name, f, inputs] of cases) {
     try {
