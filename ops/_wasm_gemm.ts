@@ -698,3 +698,8 @@ export function dotF32(
 }
 
 export const GEMM_AVAILABLE: boolean = HAS_SIMD;
+
+/** Workers currently running (0 before the first threaded kernel); for tests. */
+export function _threadPoolSize(): number {
+  return pool?.size ?? 0;
+}

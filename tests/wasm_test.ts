@@ -1,0 +1,243 @@
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import * as ts from "../mod.ts";
+import { HAS_RELAXED_SIMD, HAS_SIMD, sleb, uleb } from "../ops/_wasm.ts";
+import { _threadPoolSize, dotF32, gemmF32, THREAD_MIN_FLOPS } from "../ops/_wasm_gemm.ts";
+
+// Deterministic pseudo-random floats in [-1, 1).
+function rand(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    out[i] = ((s >>> 0) / 2 ** 32) * 2 - 1;
+  }
+  return out;
+}
+
+/** max over elements of |x - ref| / (Σ_k |a||b|) — a relative error immune to cancellation. */
+function checkClose(
+  x: ArrayLike<number>,
+  ref: ArrayLike<number>,
+  scale: ArrayLike<number>,
+  rtol: number,
+  what: string,
+): void {
+  assertEquals(x.length, ref.length, what);
+  for (let i = 0; i < x.length; i++) {
+    const err = Math.abs(x[i] - ref[i]);
+    if (!(err <= rtol * scale[i] + 1e-30)) {
+      throw new Error(`${what}: element ${i}: got ${x[i]}, expected ${ref[i]} (|err| ${err}, scale ${scale[i]})`);
+    }
+  }
+}
+
+/** Σ_k |a[b,i,k]|·|b[b,k,j]| for the tolerance. */
+function absScale(B: number, M: number, N: number, K: number, a: Float32Array, b: Float32Array): Float64Array {
+  const s = new Float64Array(B * M * N);
+  for (let q = 0; q < B; q++) {
+    for (let i = 0; i < M; i++) {
+      for (let k = 0; k < K; k++) {
+        const av = Math.abs(a[(q * M + i) * K + k]);
+        for (let j = 0; j < N; j++) s[(q * M + i) * N + j] += av * Math.abs(b[(q * K + k) * N + j]);
+      }
+    }
+  }
+  return s;
+}
+
+function withBackend<T>(name: string, f: () => T): T {
+  const prev = ts.getBackend();
+  ts.setBackend(name);
+  try {
+    return f();
+  } finally {
+    ts.setBackend(prev);
+  }
+}
+
+function matmulOn(name: string, a: ts.NDArray, b: ts.NDArray): ts.TypedArray {
+  return withBackend(name, () => ts.matmul(a, b).dataSync());
+}
+
+Deno.test("wasm emitter: LEB128 encodings and feature probes", () => {
+  assertEquals(uleb(0), [0]);
+  assertEquals(uleb(127), [0x7f]);
+  assertEquals(uleb(128), [0x80, 0x01]);
+  assertEquals(uleb(0x105), [0x85, 0x02]);
+  assertEquals(uleb(624485), [0xe5, 0x8e, 0x26]);
+  assertEquals(sleb(0), [0]);
+  assertEquals(sleb(-1), [0x7f]);
+  assertEquals(sleb(63), [0x3f]);
+  assertEquals(sleb(64), [0xc0, 0x00]);
+  assertEquals(sleb(-64), [0x40]);
+  assertEquals(sleb(-65), [0xbf, 0x7f]);
+  assertEquals(sleb(-123456), [0xc0, 0xbb, 0x78]);
+  assert(HAS_SIMD, "this engine should validate WebAssembly SIMD");
+  assertEquals(typeof HAS_RELAXED_SIMD, "boolean");
+});
+
+Deno.test("wasm is the default backend; setBackend switches to js and back", () => {
+  assertEquals(ts.getBackend(), "wasm");
+  ts.setBackend("js");
+  assertEquals(ts.getBackend(), "js");
+  ts.setBackend("wasm");
+  assertEquals(ts.getBackend(), "wasm");
+  assertThrows(() => ts.setBackend("nope"), Error, "setBackend");
+});
+
+Deno.test("wasm dot equals the JS reference on random shapes (float32, rtol 1e-5)", () => {
+  const shapes: [number, number, number, number][] = [
+    [1, 1, 1, 1],
+    [1, 1, 7, 1],
+    [1, 3, 5, 7],
+    [1, 4, 8, 16],
+    [1, 5, 9, 1],
+    [1, 1, 33, 40],
+    [1, 17, 33, 65],
+    [3, 7, 13, 11],
+    [2, 64, 64, 64],
+    [1, 67, 130, 300],
+    [1, 131, 9, 257],
+    [4, 9, 31, 2],
+    [1, 3, 1030, 5],
+  ];
+  let seed = 1;
+  for (const [B, M, N, K] of shapes) {
+    const a = rand(B * M * K, seed++), b = rand(B * K * N, seed++);
+    const A = ts.array(a, { shape: [B, M, K] }), Bm = ts.array(b, { shape: [B, K, N] });
+    const w = matmulOn("wasm", A, Bm), j = matmulOn("js", A, Bm);
+    assert(w instanceof Float32Array);
+    checkClose(w, j, absScale(B, M, N, K, a, b), 1e-5, `dot [${B},${M},${K}]x[${B},${K},${N}]`);
+    // Direct entry point agrees with the backend kernel bit for bit.
+    assertEquals(dotF32(B, M, N, K, a, b), w);
+  }
+});
+
+Deno.test("wasm backend: float64 matmul is the JS reference exactly; vectors and broadcast batches", () => {
+  const a = ts.array(rand(5 * 7, 3), { shape: [5, 7], dtype: "float64" });
+  const b = ts.array(rand(7 * 4, 4), { shape: [7, 4], dtype: "float64" });
+  assertEquals(matmulOn("wasm", a, b), matmulOn("js", a, b));
+  const x = ts.array(rand(2 * 3 * 6 * 5, 5), { shape: [2, 3, 6, 5] });
+  const y = ts.array(rand(5 * 4, 6), { shape: [5, 4] });
+  const v = ts.array(rand(5, 7));
+  for (const [p, q] of [[x, y], [x, v], [v, y]] as const) {
+    const w = matmulOn("wasm", p, q), j = matmulOn("js", p, q);
+    for (let i = 0; i < w.length; i++) assert(Math.abs(w[i] - j[i]) <= 1e-5 * (1 + Math.abs(j[i])), `elem ${i}`);
+  }
+});
+
+function refGemm(
+  M: number,
+  N: number,
+  K: number,
+  A: (i: number, k: number) => number,
+  B: (k: number, j: number) => number,
+  c0: (i: number, j: number) => number,
+): { val: Float64Array; scale: Float64Array } {
+  const val = new Float64Array(M * N), scale = new Float64Array(M * N);
+  for (let i = 0; i < M; i++) {
+    for (let j = 0; j < N; j++) {
+      let s = c0(i, j), t = Math.abs(s);
+      for (let k = 0; k < K; k++) {
+        s += A(i, k) * B(k, j);
+        t += Math.abs(A(i, k) * B(k, j));
+      }
+      val[i * N + j] = s;
+      scale[i * N + j] = t;
+    }
+  }
+  return { val, scale };
+}
+
+Deno.test("gemmF32: offsets, leading dimensions, transposes and accumulate", () => {
+  let seed = 100;
+  for (const [M, N, K] of [[1, 1, 1], [5, 9, 3], [13, 17, 29], [70, 33, 260]]) {
+    for (const transA of [false, true]) {
+      for (const transB of [false, true]) {
+        for (const accumulate of [false, true]) {
+          const aOff = 3, bOff = 5, cOff = 2;
+          const lda = (transA ? M : K) + 2, ldb = (transB ? K : N) + 1, ldc = N + 3;
+          const a = rand(aOff + (transA ? K : M) * lda, seed++), b = rand(bOff + (transB ? N : K) * ldb, seed++);
+          const c = rand(cOff + M * ldc, seed++), c0 = c.slice();
+          gemmF32(M, N, K, a, aOff, lda, b, bOff, ldb, c, cOff, ldc, accumulate, transA, transB);
+          const { val, scale } = refGemm(
+            M,
+            N,
+            K,
+            (i, k) => transA ? a[aOff + k * lda + i] : a[aOff + i * lda + k],
+            (k, j) => transB ? b[bOff + j * ldb + k] : b[bOff + k * ldb + j],
+            (i, j) => accumulate ? c0[cOff + i * ldc + j] : 0,
+          );
+          const got = new Float64Array(M * N);
+          for (let i = 0; i < M; i++) for (let j = 0; j < N; j++) got[i * N + j] = c[cOff + i * ldc + j];
+          checkClose(got, val, scale, 1e-5, `gemmF32 ${M}x${N}x${K} tA=${transA} tB=${transB} acc=${accumulate}`);
+          // Elements outside C are untouched.
+          for (let i = 0; i < cOff; i++) assertEquals(c[i], c0[i]);
+          for (let i = 0; i < M; i++) {
+            for (let j = N; j < ldc && cOff + i * ldc + j < c.length; j++) {
+              assertEquals(c[cOff + i * ldc + j], c0[cOff + i * ldc + j]);
+            }
+          }
+        }
+      }
+    }
+  }
+});
+
+Deno.test("wasm dot is bit-identical for 1..4 threads (and matches the reference)", () => {
+  // Each case is above the threading threshold; row split, column split and batches.
+  const cases: [number, number, number, number][] = [
+    [1, 203, 161, 300],
+    [1, 3, 2900, 1000],
+    [3, 61, 97, 530],
+    [1, 130, 1100, 70],
+  ];
+  let seed = 7;
+  try {
+    for (const [B, M, N, K] of cases) {
+      assert(2 * B * M * N * K >= THREAD_MIN_FLOPS);
+      const a = rand(B * M * K, seed++), b = rand(B * K * N, seed++);
+      ts.setNumThreads(1);
+      const one = dotF32(B, M, N, K, a, b)!;
+      const j = withBackend(
+        "js",
+        () => ts.matmul(ts.array(a, { shape: [B, M, K] }), ts.array(b, { shape: [B, K, N] })).dataSync(),
+      );
+      checkClose(one, j, absScale(B, M, N, K, a, b), 1e-5, `threads 1 [${B},${M},${N},${K}]`);
+      for (const T of [2, 3, 4]) {
+        ts.setNumThreads(T);
+        const got = dotF32(B, M, N, K, a, b)!;
+        assertEquals(_threadPoolSize() >= T - 1, true, `pool has ${_threadPoolSize()} workers for ${T} threads`);
+        assertEquals(new Uint32Array(got.buffer), new Uint32Array(one.buffer), `threads ${T} [${B},${M},${N},${K}]`);
+        // gemmF32 with a strided C agrees too.
+        if (B === 1) {
+          const c = new Float32Array(M * (N + 1));
+          gemmF32(M, N, K, a, 0, K, b, 0, N, c, 0, N + 1);
+          for (let i = 0; i < M; i++) {
+            assertEquals(c.subarray(i * (N + 1), i * (N + 1) + N), one.subarray(i * N, (i + 1) * N));
+          }
+        }
+      }
+    }
+  } finally {
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+});
+
+Deno.test("shutdownThreads stops the pool; it restarts on demand", () => {
+  ts.setNumThreads(2);
+  try {
+    const M = 128, N = 128, K = 600;
+    const a = rand(M * K, 11), b = rand(K * N, 12);
+    const first = dotF32(1, M, N, K, a, b)!;
+    ts.shutdownThreads();
+    assertEquals(_threadPoolSize(), 0);
+    assertEquals(dotF32(1, M, N, K, a, b), first);
+    assert(_threadPoolSize() >= 1);
+  } finally {
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+  assertThrows(() => ts.setNumThreads(0), RangeError, "setNumThreads");
+});
