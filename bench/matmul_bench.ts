@@ -1,0 +1,102 @@
+// matmul 512³ float32 on the "js" and "wasm" backends (1 thread and all cores).
+//
+//   deno run bench/matmul_bench.ts            GFLOP/s table + peers-format JSON lines
+//   deno run bench/matmul_bench.ts --json     only the JSON lines (for ../shared/peers/tessera.jsonl)
+//   deno bench bench/matmul_bench.ts          the same cases under `deno bench`
+//
+// Method as in ../shared/peers: warm-up, then the median of timed repetitions,
+// each one including reading the result back (dataSync).
+import * as ts from "../mod.ts";
+
+const N = 512;
+const FLOPS = 2 * N * N * N;
+
+function operands(): [ts.NDArray, ts.NDArray] {
+  const a = new Float32Array(N * N), b = new Float32Array(N * N);
+  for (let i = 0; i < a.length; i++) {
+    a[i] = Math.sin(i) * 0.5;
+    b[i] = Math.cos(i * 0.7) * 0.5;
+  }
+  return [ts.array(a, { shape: [N, N] }), ts.array(b, { shape: [N, N] })];
+}
+
+interface Case {
+  name: string;
+  backend: string;
+  threads: number;
+}
+const cores = navigator.hardwareConcurrency;
+const CASES: Case[] = [
+  { name: "js", backend: "js", threads: 1 },
+  { name: "wasm 1 thread", backend: "wasm", threads: 1 },
+  ...(cores > 1 ? [{ name: `wasm ${cores} threads`, backend: "wasm", threads: cores }] : []),
+];
+
+function setup(c: Case): void {
+  ts.setBackend(c.backend);
+  ts.setNumThreads(c.threads);
+}
+
+function measure(
+  c: Case,
+  [a, b]: [ts.NDArray, ts.NDArray],
+): { median: number; min: number; max: number; reps: number } {
+  setup(c);
+  const reps = c.backend === "js" ? 5 : 30, warm = c.backend === "js" ? 1 : 5;
+  for (let i = 0; i < warm; i++) ts.matmul(a, b).dataSync();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    ts.matmul(a, b).dataSync();
+    t.push(performance.now() - t0);
+  }
+  t.sort((x, y) => x - y);
+  return { median: t[t.length >> 1], min: t[0], max: t[t.length - 1], reps };
+}
+
+if (import.meta.main) {
+  const json = Deno.args.includes("--json");
+  const ops = operands();
+  const rows: string[] = [];
+  for (const c of CASES) {
+    const r = measure(c, ops);
+    const gf = FLOPS / r.median / 1e6;
+    if (!json) {
+      console.log(
+        `matmul_512 ${c.name.padEnd(16)} median ${r.median.toFixed(2).padStart(8)} ms  ${
+          gf.toFixed(1).padStart(6)
+        } GFLOP/s` +
+          `  (best ${(FLOPS / r.min / 1e6).toFixed(1)}, ${r.reps} reps)`,
+      );
+    }
+    if (c.backend === "wasm") {
+      rows.push(JSON.stringify({
+        peer: "tessera",
+        workload: "matmul_512",
+        ms_median: +r.median.toFixed(3),
+        gflops: +gf.toFixed(2),
+        threads: c.threads,
+        supported: true,
+        note: `wasm f32x4 GEMM, ${c.threads} thread${c.threads > 1 ? "s" : ""}`,
+      }));
+    }
+  }
+  if (json) { for (const r of rows) console.log(r); }
+  ts.setBackend("wasm");
+  ts.setNumThreads(cores);
+} else {
+  const ops = operands();
+  for (const c of CASES) {
+    Deno.bench({
+      name: `matmul_512 ${c.name}`,
+      group: "matmul_512",
+      baseline: c.backend === "js",
+      n: c.backend === "js" ? 5 : 50,
+      warmup: c.backend === "js" ? 1 : 5,
+      fn: () => {
+        setup(c);
+        ts.matmul(ops[0], ops[1]).dataSync();
+      },
+    });
+  }
+}
