@@ -350,7 +350,7 @@ class Emitter {
         const jj = this.fresh("j");
         block.push(`let ${jj} = ${j};`);
         block.push(`if (${jj} < 0) ${jj} += ${n};`);
-        block.push(`if (!(${jj} >= 0 && ${jj} < ${n})) H.indexError("gather", ${j}, ${n});`);
+        block.push(`if (!(${jj} >= 0 && ${jj} < ${n})) H.indexError("gather (take/takeAlongAxis)", ${j}, ${n});`);
         const dims = idx.dims.slice();
         dims[axis] = jj;
         return this.value(ins[0], { shape: ins[0].shape, dims, flat: null }, block, true);

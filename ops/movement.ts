@@ -448,6 +448,14 @@ export function take(x: NDArray, indices: NDArray | number[], axis?: number): ND
   if (axis === undefined) return take(flatten(x), idx, 0);
   const ax = normAxis("take", axis, x.ndim);
   const A = sizeOf(x.shape.slice(0, ax)), n = x.shape[ax], B = sizeOf(x.shape.slice(ax + 1));
+  if (Array.isArray(indices)) {
+    const bad = indices.find((v) => !(v >= -n && v < n));
+    if (bad !== undefined) {
+      throw new RangeError(
+        `take: index out of range for axis ${ax} of size ${n}: expected an index in [-${n}, ${n}), got ${bad}`,
+      );
+    }
+  }
   const m = idx.size;
   const x3 = reshape(x, [A, n, B]);
   const i3 = broadcastTo(reshape(idx, [1, m, 1]), [A, m, B]);

@@ -92,7 +92,10 @@ Deno.test("take/gather, takeAlongAxis, scatterAdd, oneHot", () => {
   assertEquals(s2.toArray(), [3, 0, 3]);
   const oh = ts.oneHot(ts.array([0, 2], { dtype: "int32" }), 3);
   assertEquals(oh.toArray(), [[1, 0, 0], [0, 0, 1]]);
-  assertThrowsWith(() => ts.take(x, [5], 1), "gather", "index", "5");
+  assertThrowsWith(() => ts.take(x, [5], 1), "take", "index", "[-3, 3)", "5");
+  assertThrowsWith(() => ts.take(x, ts.array([5], { dtype: "int32" }), 1), "take", "index", "5");
+  assertThrowsWith(() => ts.takeAlongAxis(x, ts.array([[5]], { dtype: "int32" }), 1), "takeAlongAxis", "5");
+  assertThrowsWith(() => ts.take(x, ts.array([0.5]), 1), "take", "int32", "float32");
   assertThrowsWith(() => ts.take(x, [0], 2), "axis");
 });
 
@@ -111,4 +114,59 @@ Deno.test("sort, argsort, topk vs Array.sort", () => {
   assertEquals(values.toArray(), [5, 4]);
   assertEquals(indices.toArray(), [4, 2]);
   assertThrowsWith(() => ts.topk(ts.array([1, 2]), 3), "topk");
+});
+
+Deno.test("movement ops keep every dtype", () => {
+  const i = ts.array([-2, 0, 3], { dtype: "int32" });
+  const b = ts.array([true, false, true]);
+  const d = ts.array([0.1, 0.2, 0.3], { dtype: "float64" });
+  for (const x of [i, b, d, ts.array([1, 2, 3])]) {
+    const dt = x.dtype;
+    assertEquals(ts.concat([x, x]).dtype, dt);
+    assertEquals(ts.stack([x, x]).dtype, dt);
+    assertEquals(x.reshape([3, 1]).transpose().dtype, dt);
+    assertEquals(ts.flip(x).toArray(), (x.toArray() as ts.NestedArray[]).slice().reverse());
+    assertEquals(ts.pad(x, [[1, 0]]).dtype, dt);
+    assertEquals(ts.tile(x, [2]).dtype, dt);
+    assertEquals(ts.take(x, [2, 0]).toArray(), [
+      (x.toArray() as ts.NestedArray[])[2],
+      (x.toArray() as ts.NestedArray[])[0],
+    ]);
+    assertEquals(ts.sort(x).dtype, dt);
+  }
+  assertEquals(ts.pad(b, [[1, 0]]).toArray(), [false, true, false, true]);
+  assertEquals(ts.sort(i, -1, true).toArray(), [3, 0, -2]);
+  assertEquals(ts.concat([i, ts.array([1.5])]).dtype, "float32");
+  assertEquals(ts.concat([i, d]).dtype, "float64");
+});
+
+Deno.test("movement ops on non-contiguous views (transpose/slice/flip first)", () => {
+  const x = ts.arange(12).reshape([3, 4]);
+  const t = x.transpose(); // [4, 3]: t[i][j] = 4j + i
+  const ref = (i: number, j: number) => 4 * j + i;
+  assertEquals(ts.concat([t, t.slice([0, 1])]).toArray(), [
+    ...[0, 1, 2, 3].map((i) => [0, 1, 2].map((j) => ref(i, j))),
+    [0, 4, 8],
+  ]);
+  assertEquals(ts.pad(t.slice([1, 3]), [[0, 0], [1, 1]], { mode: "edge" }).toArray(), [[1, 1, 5, 9, 9], [
+    2,
+    2,
+    6,
+    10,
+    10,
+  ]]);
+  assertEquals(ts.take(t.flip(0), [0], 0).toArray(), [[3, 7, 11]]);
+  assertEquals(ts.tile(x.slice(null, [null, null, 2]), [1, 2]).toArray(), [[0, 2, 0, 2], [4, 6, 4, 6], [8, 10, 8, 10]]);
+  assertEquals(ts.repeat(t.slice([0, 2]), 2, 0).toArray(), [[0, 4, 8], [0, 4, 8], [1, 5, 9], [1, 5, 9]]);
+  assertEquals(ts.sort(x.flip(1), -1).toArray(), x.toArray());
+  assertEquals(ts.argmax(t, 0).toArray(), [3, 3, 3]);
+  assertEquals(ts.split(t, 2, 0)[1].toArray(), [[2, 6, 10], [3, 7, 11]]);
+  assertEquals(t.reshape([-1]).toArray(), [0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
+  assertEquals(ts.cumsum(x.flip(0), 0).slice(-1).toArray(), [12, 15, 18, 21]);
+});
+
+Deno.test("oneHot: out-of-range indices give an all-zero row (JAX/TF semantics)", () => {
+  assertEquals(ts.oneHot(ts.array([0, 3, -1], { dtype: "int32" }), 3).toArray(), [[1, 0, 0], [0, 0, 0], [0, 0, 0]]);
+  assertEquals(ts.oneHot(ts.array([1], { dtype: "int32" }), 2, "int32").dtype, "int32");
+  assertThrowsWith(() => ts.oneHot(ts.array([0, 1]), 3), "oneHot", "int32", "float32");
 });
