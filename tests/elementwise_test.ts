@@ -157,3 +157,33 @@ Deno.test("elementwise on empty and size-1 arrays", () => {
   assertEquals(ts.array(2).add(ts.ones([1, 1])).shape, [1, 1]);
   assertEquals(ts.array(2).mul(3).item(), 6);
 });
+
+Deno.test("elementwise dtypes: int32 stays int32 where NumPy keeps it, transcendental ops give float, bool arithmetic promotes", () => {
+  const i = ts.array([-2, 0, 3], { dtype: "int32" });
+  const b = ts.array([true, false, true]);
+  const keep: [string, ts.NDArray, number[]][] = [
+    ["abs", ts.abs(i), [2, 0, 3]],
+    ["neg", ts.neg(i), [2, 0, -3]],
+    ["sign", ts.sign(i), [-1, 0, 1]],
+    ["relu", ts.relu(i), [0, 0, 3]],
+    ["square", ts.square(i), [4, 0, 9]],
+    ["clip", ts.clip(i, -1, 1), [-1, 0, 1]],
+    ["pow", ts.pow(i, 2), [4, 0, 9]],
+    ["maximum", ts.maximum(i, 1), [1, 1, 3]],
+  ];
+  for (const [name, y, exp] of keep) {
+    assertEquals(y.dtype, "int32", name);
+    assertEquals(y.toArray(), exp, name);
+  }
+  assertEquals(ts.exp(i).dtype, "float32");
+  assertClose(ts.exp(i), [Math.exp(-2), 1, Math.exp(3)]);
+  assertEquals(ts.sqrt(ts.array([4], { dtype: "float64" })).dtype, "float64");
+  assertEquals(ts.exp(b).dtype, "float32");
+  assertEquals(b.mul(2).dtype, "int32");
+  assertEquals(b.mul(2).toArray(), [2, 0, 2]);
+  assertEquals(ts.where(b, i, 0.5).dtype, "float32");
+  assertEquals(ts.where(b, i, 7).dtype, "int32");
+  assertEquals(ts.logicalAnd(ts.array([1, 0]), ts.array([2, 2])).toArray(), [true, false]);
+  assertClose(ts.floorDiv(ts.array([7.5, -7.5]), 2), [3, -4]);
+  assertClose(ts.mod(ts.array([7.5, -7.5]), 2), [1.5, 0.5]);
+});
