@@ -4,7 +4,7 @@
 import type { ReduceOp } from "./_graph.ts";
 import { sizeOf } from "./_graph.ts";
 import { cast, checkArray, isFloat, make, type NDArray, normAxes, normAxis } from "./_prim.ts";
-import { add, div, exp, isFinite, log, mul, sqrt, sub, where } from "./elementwise.ts";
+import { add, div, equal, exp, isFinite, log, mul, notEqual, sqrt, sub, where } from "./elementwise.ts";
 import { flatten, reshape } from "./movement.ts";
 import { stopGradient } from "./_stop.ts";
 
@@ -14,6 +14,11 @@ export type Axis = number | number[] | null | undefined;
 function reduceWith(name: string, op: ReduceOp, x: NDArray, axis: Axis, keepDims: boolean): NDArray {
   checkArray(name, "x", x);
   const axes = normAxes(name, axis, x.ndim);
+  if (axes.some((a) => x.shape[a] === 0) && (name === "all" || name === "any")) {
+    // NumPy: all() of nothing is true, any() of nothing is false.
+    const zeros = sum(cast(x, "int32"), axes, keepDims);
+    return name === "all" ? equal(zeros, 0) : notEqual(zeros, 0);
+  }
   if ((op === "max" || op === "min") && axes.some((a) => x.shape[a] === 0)) {
     throw new Error(`${name}: cannot reduce over an empty axis (shape [${x.shape}])`);
   }

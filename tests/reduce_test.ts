@@ -137,3 +137,33 @@ Deno.test("reduction errors: bad axis names op, argument, range and value", () =
   assertThrowsWith(() => ts.softmax(ts.ones([2]), 2), "softmax", "axis");
   assertThrowsWith(() => ts.cumsum(ts.ones([2]), 1), "cumsum", "axis");
 });
+
+Deno.test("reductions keep/promote dtype like NumPy and accept every dtype", () => {
+  const i = ts.array([[1, -2, 3], [4, 5, -6]], { dtype: "int32" });
+  assertEquals(ts.sum(i, 0).dtype, "int32");
+  assertEquals(ts.sum(i, 0).toArray(), [5, 3, -3]);
+  assertEquals(ts.prod(i, -1).toArray(), [-6, -120]);
+  assertEquals(ts.max(i.transpose(), 1).toArray(), [4, 5, 3]);
+  assertEquals(ts.cumsum(i, 1).dtype, "int32");
+  assertEquals(ts.mean(i, 1).dtype, "float32");
+  assertClose(ts.mean(i, 1), [2 / 3, 1]);
+  assertEquals(ts.argmin(i.flip(1), 1).toArray(), [1, 0]);
+  const d = ts.array([[1, 2], [3, 4]], { dtype: "float64" });
+  for (const y of [ts.sum(d), ts.mean(d, 0), ts.variance(d), ts.logSumExp(d, 1), ts.softmax(d), ts.cumsum(d)]) {
+    assertEquals(y.dtype, "float64");
+  }
+  const b = ts.array([[true, false, true], [true, true, true]]);
+  assertEquals(ts.all(b.transpose(), 1).toArray(), [true, false, true]);
+  assertEquals(ts.any(b.slice(null, [1, 2]), 0).toArray(), [true]);
+  assertEquals(ts.all(ts.zeros([0], { dtype: "bool" })).item(), true);
+  assertEquals(ts.sum(b, 1).toArray(), [2, 3]);
+  assertEquals(ts.max(b, 1).dtype, "bool");
+});
+
+Deno.test("all/any over empty axes follow NumPy (true/false)", () => {
+  assertEquals(ts.all(ts.zeros([0], { dtype: "bool" })).item(), true);
+  assertEquals(ts.any(ts.zeros([0], { dtype: "bool" })).item(), false);
+  assertEquals(ts.all(ts.zeros([2, 0]), 1).toArray(), [true, true]);
+  assertEquals(ts.any(ts.zeros([2, 0]), -1, true).shape, [2, 1]);
+  assertEquals(ts.any(ts.zeros([2, 0]), 0).shape, [0]);
+});
