@@ -3,23 +3,62 @@
 import type { DType, TypedArray } from "./_dtype.ts";
 import { sizeOf } from "./_graph.ts";
 
-function formatNumber(v: number, dtype: DType, digits: number): string {
+// Shortest decimal that reads back as the same value in `dtype` (NumPy's
+// "unique" repr: float32 0.1 prints as 0.1, float32 1/3 as 0.33333334).
+function shortest(v: number, dtype: DType): number {
+  if (dtype !== "float32") return v;
+  for (let p = 1; p < 10; p++) {
+    const r = Number(v.toPrecision(p));
+    if (Math.fround(r) === v) return r;
+  }
+  return v;
+}
+
+// NumPy's float formatting: one mode for the whole array — scientific when
+// the largest non-zero magnitude is >= 1e8, the smallest < 1e-4 or their
+// ratio > 1000 — at most 8 fraction digits, mantissas padded to one width.
+function formatFloats(buf: TypedArray, dtype: DType): string[] {
+  const vals = Array.from(buf as ArrayLike<number>, (v) => (Number.isFinite(v) ? shortest(v, dtype) : v));
+  let lo = Infinity, hi = 0;
+  for (const v of vals) {
+    const a = Math.abs(v);
+    if (Number.isFinite(a) && a !== 0) lo = Math.min(lo, a), hi = Math.max(hi, a);
+  }
+  const sci = hi > 0 && (hi >= 1e8 || lo < 1e-4 || hi / lo > 1000);
+  const special = (v: number) => (Number.isNaN(v) ? "nan" : v > 0 ? "inf" : "-inf");
+  if (!sci) {
+    return vals.map((v) => {
+      if (!Number.isFinite(v)) return special(v);
+      const t = String(Number(v.toFixed(8)));
+      return t.includes(".") ? t : `${t}.`;
+    });
+  }
+  let frac = 0;
+  for (const v of vals) {
+    if (!Number.isFinite(v)) continue;
+    const m = v.toExponential().split("e")[0];
+    frac = Math.max(frac, m.includes(".") ? Math.min(8, m.length - m.indexOf(".") - 1) : 0);
+  }
+  return vals.map((v) => {
+    if (!Number.isFinite(v)) return special(v);
+    const [m, e] = v.toExponential(frac).split("e");
+    const sign = e[0] === "-" ? "-" : "+", digits = e.replace(/^[+-]/, "").padStart(2, "0");
+    return `${m.includes(".") ? m : `${m}.`}e${sign}${digits}`;
+  });
+}
+
+function formatNumber(v: number, dtype: DType): string {
   if (dtype === "bool") return v ? "true" : "false";
-  if (dtype === "int32") return String(v);
-  if (Number.isNaN(v)) return "nan";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  if (Number.isInteger(v) && Math.abs(v) < 1e16) return `${v}.`;
-  const a = Math.abs(v);
-  if (a !== 0 && (a < 1e-4 || a >= 1e16)) return v.toExponential(digits).replace(/e([+-])(\d)$/, "e$10$2");
-  return String(Number(v.toFixed(digits)));
+  return String(v);
 }
 
 export function formatArray(buf: TypedArray, shape: readonly number[], dtype: DType): string {
   const size = sizeOf(shape);
   const summarize = size > 1000;
-  const digits = dtype === "float64" ? 8 : 4;
-  const items: string[] = [];
-  for (let i = 0; i < buf.length; i++) items.push(formatNumber(buf[i], dtype, digits));
+  const isFloat = dtype === "float32" || dtype === "float64";
+  const items: string[] = isFloat
+    ? formatFloats(buf, dtype)
+    : Array.from(buf as ArrayLike<number>, (v) => formatNumber(v, dtype));
   // NumPy aligns floats on the decimal point: integer parts padded left,
   // fractions padded right (`[0.  , 0.25, 1.5 ]`); nan/inf pad left.
   const decimal = (s: string) => /^-?\d+\.\d*$/.test(s);

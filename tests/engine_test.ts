@@ -78,7 +78,21 @@ Deno.test("toString prints like NumPy", () => {
   assertEquals(ts.array(3).toString(), "array(3.)");
   assertEquals(ts.array([1, NaN, Infinity, -Infinity]).toString(), "array([  1.,  nan,  inf, -inf])");
   assertEquals(ts.zeros([0, 3]).toString(), "array([], shape=(0, 3), dtype=float32)");
-  assertEquals(ts.arange(2000).toString(), "array([   0.,    1.,    2., ..., 1997., 1998., 1999.])");
+  assertEquals(
+    ts.arange(2000).toString(),
+    "array([0.000e+00, 1.000e+00, 2.000e+00, ..., 1.997e+03, 1.998e+03, 1.999e+03])",
+  );
+  assertEquals(ts.arange(1000, undefined, 1, { dtype: "int32" }).add(0).size, 1000);
+  assertEquals(
+    ts.arange(1001, undefined, 1, { dtype: "int32" }).toString(),
+    "array([   0,    1,    2, ...,  998,  999, 1000], dtype=int32)",
+  );
+  assertEquals(ts.array([1 / 3]).toString(), "array([0.33333334])");
+  assertEquals(ts.array([1 / 3], { dtype: "float64" }).toString(), "array([0.33333333], dtype=float64)");
+  assertEquals(ts.array([0.1, 0.25]).toString(), "array([0.1 , 0.25])");
+  assertEquals(ts.array([1.2345e-5, 1e6]).toString(), "array([1.2345e-05, 1.0000e+06])");
+  assertEquals(ts.array([1, 1e6]).toString(), "array([1.e+00, 1.e+06])");
+  assertEquals(ts.array([100, 0.5]).toString(), "array([100. ,   0.5])");
   const s3 = ts.arange(8, undefined, 1, { dtype: "int32" }).reshape([2, 2, 2]).toString();
   assertEquals(s3, "array([[[0, 1],\n        [2, 3]],\n\n       [[4, 5],\n        [6, 7]]], dtype=int32)");
   assert(String(ts.arange(3)).startsWith("array("));
