@@ -80,3 +80,32 @@ Deno.test("linalg errors name op, operands, expected and actual", () => {
   assertThrowsWith(() => ts.dot(ts.ones([3]), ts.ones([4])), "dot");
   assertThrowsWith(() => ts.einsum("ij,jk->ik", ts.ones([2, 3]), ts.ones([4, 2])), "einsum");
 });
+
+Deno.test("matmul: every registered kernel backend agrees with the triple loop (odd sizes, batches)", () => {
+  const prev = ts.getBackend();
+  const names = ["js", prev, "wasm"].filter((n, i, a) => a.indexOf(n) === i);
+  try {
+    for (const name of names) {
+      try {
+        ts.setBackend(name);
+      } catch {
+        continue; // backend not registered in this build
+      }
+      for (const [m, k, n] of [[1, 1, 1], [5, 7, 3], [17, 33, 9], [64, 65, 66]]) {
+        for (const dtype of ["float32", "float64"] as ts.DType[]) {
+          const [a, va] = randn([m, k], m + k, dtype);
+          const [b, vb] = randn([k, n], k + n, dtype);
+          assertClose(ts.matmul(a, b), refMatmul(va, vb, m, k, n), 1e-4, `${name} ${dtype} ${m}x${k}x${n}`);
+        }
+      }
+      const [x, vx] = randn([3, 4, 5], 1);
+      const [w, vw] = randn([3, 5, 2], 2);
+      const exp = [0, 1, 2].flatMap((i) =>
+        refMatmul(vx.slice(i * 20, i * 20 + 20), vw.slice(i * 10, i * 10 + 10), 4, 5, 2)
+      );
+      assertClose(ts.matmul(x, w), exp, 1e-4, `${name} batched`);
+    }
+  } finally {
+    ts.setBackend(prev);
+  }
+});
