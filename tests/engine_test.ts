@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertLess } from "@std/assert";
 import * as ts from "../mod.ts";
 import { assertClose } from "./_util.ts";
+import { nodeOf } from "../ops/ndarray.ts";
 
 function kernels(f: () => unknown): string[] {
   ts.setDebug(true);
@@ -126,4 +127,13 @@ Deno.test("engine: heavy ops read reshaped/broadcast-free views of realized buff
   const conv = kernels(() => ts.conv2d(f.reshape([2, 3, 8, 8]), w).dataSync());
   assertEquals(conv.length, 1, conv.join("\n"));
   assertClose(ts.matmul(a.reshape([1, 4, 8]), b), new Array(12).fill(8));
+});
+
+Deno.test("engine: a realized node keeps its buffer and drops its inputs", () => {
+  const x = ts.arange(6);
+  const y = x.mul(2).add(1).reshape([2, 3]).sum(0);
+  assert(nodeOf(y).inputs.length > 0);
+  y.dataSync();
+  assertEquals(nodeOf(y).inputs.length, 0);
+  assertEquals(y.toArray(), [8, 12, 16]);
 });
