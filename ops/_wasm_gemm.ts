@@ -112,18 +112,11 @@ function addKernel(m: ModuleBuilder, mr: number, nr: number, relaxed: boolean, U
   }
   const kernelIndex = m.func(k, `kernel${mr}`);
 
-  // macro: for j < nt: for i < mt: kernel(pa + i*aps, pb + j*bps, pc + i*MR*ldc + j*NR*4, ...)
-  const g = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32], []);
-  const [gpa, gpb, gpc, gldc, gmt, gnt, gkc, gload] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const i = g.local(I32),
-    j = g.local(I32),
-    paI = g.local(I32),
-    pcI = g.local(I32),
-    aps = g.local(I32),
-    bps = g.local(I32),
-    rstep = g.local(I32);
-  g.get(gkc).i32(mr * 4).op(Op.i32_mul).set(aps);
-  g.get(gkc).i32(nr * 4).op(Op.i32_mul).set(bps);
+  // macro(pa, pb, pc, ldc, mt, nt, kc, load, aps, bps):
+  //   for j < nt: for i < mt: kernel(pa + i*aps, pb + j*bps, pc + i*mr*ldc + j*nr*4, ldc, kc, load)
+  const g = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32, I32, I32, I32], []);
+  const [gpa, gpb, gpc, gldc, gmt, gnt, gkc, gload, aps, bps] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
+  const i = g.local(I32), j = g.local(I32), paI = g.local(I32), pcI = g.local(I32), rstep = g.local(I32);
   g.get(gldc).i32(mr).op(Op.i32_mul).set(rstep);
   g.i32(0).set(j);
   g.block().loop();
@@ -215,10 +208,21 @@ export interface GemmJob {
   accumulate: boolean;
   /** micro-kernel height (one of MRS); C must be padded to it */
   mr: number;
+  /** row mode (B prepacked and shared, chunks of row panels) or column mode */
+  byRows: boolean;
+  /** float index of the shared prepacked operand */
+  packed: number;
+  /** float index of thread 0's scratch, and the distance between threads' scratch areas */
+  scratch: number;
+  scratchStride: number;
+  /** Int32 index of the chunk counter in the heap */
+  counter: number;
+  /** panels per chunk */
+  group: number;
 }
 
 /** Number of job fields when serialised into a Float64Array (see `encodeJob`). */
-export const JOB_FIELDS = 17;
+export const JOB_FIELDS = 23;
 
 export function encodeJob(j: GemmJob, out: Float64Array): void {
   out.set([
@@ -239,86 +243,165 @@ export function encodeJob(j: GemmJob, out: Float64Array): void {
     j.ldc,
     +j.accumulate,
     j.mr,
+    +j.byRows,
+    j.packed,
+    j.scratch,
+    j.scratchStride,
+    j.counter,
+    j.group,
   ]);
 }
 
 /** Thread t's share (of T) of a job whose operands are in the wasm heap. */
-export type GemmRun = (job: Float64Array, t: number, T: number, scratch: number) => void;
+export type GemmRun = (job: Float64Array, t: number, T: number) => void;
+
+/** The two steps of a job: `prepack` (calling thread, once), then `run` on every thread. */
+export interface GemmDriver {
+  prepack(job: Float64Array): void;
+  run: GemmRun;
+}
 
 /**
- * The driver, written self-contained so its source can be shipped to workers:
- * given the instance exports and memory, returns `run(job, t, T, scratch)`
- * that computes thread t's share (of T) of `job` (operands and C in the heap,
- * float indices). C is padded to whole tiles (rows to a multiple of the job's
- * mr, ldc to a multiple of NR), so every tile is a full one. `scratch` is the
- * float index of this thread's packing area (SCRATCH_FLOATS, 16-byte aligned).
+ * The driver, written self-contained so its source can be shipped to workers.
+ * Row mode (M ≥ N in tiles): `prepack` packs all of B into shared column
+ * panels ([K][NR] each); threads then take chunks of row panels from a shared
+ * counter (Atomics), pack that chunk's A rows into their own scratch and run
+ * the macro-kernel over (column block, depth block) pieces. Column mode is the
+ * mirror image (A shared, chunks of column panels). Work is claimed
+ * dynamically, so a descheduled worker only delays what it already claimed;
+ * results do not depend on who computes what. C is padded to whole tiles
+ * (rows to a multiple of the job's mr, ldc to a multiple of NR).
  */
 export function makeGemmDriver(
   exports: WebAssembly.Exports,
+  memory: WebAssembly.Memory,
   NR: number,
   MC: number,
   KC: number,
   NC: number,
-): GemmRun {
+): GemmDriver {
   type Fn = (...args: number[]) => void;
   const packB = exports.packB as Fn;
+  let I = new Int32Array(memory.buffer);
 
-  return function run(job, t, T, scratch) {
-    const batch = job[0], M = job[1], N = job[2], K = job[3];
-    const aOff = job[4], aStride = job[5], lda = job[6], transA = job[7] !== 0;
-    const bOff = job[8], bStride = job[9], ldb = job[10], transB = job[11] !== 0;
-    const cOff = job[12], cStride = job[13], ldc = job[14], accumulate = job[15] !== 0, mr = job[16];
-    const macro = exports["macro" + mr] as Fn, packA = exports["packA" + mr] as Fn;
-    const mcMax = Math.floor(MC / mr) * mr;
-    const pA = scratch, pB = scratch + 2 * MC * KC;
-    // byte strides of op(A) along k and i, of op(B) along k and j
-    const aks = transA ? lda * 4 : 4, ais = transA ? 4 : lda * 4;
-    const bks = transB ? 4 : ldb * 4, bjs = transB ? ldb * 4 : 4;
-    // One depth block unless K is large; the split depends on K only.
-    const kb = K <= 2 * KC ? K : KC;
-    const mt = Math.ceil(M / mr), nt = Math.ceil(N / NR);
-    // Split by row tiles unless there are too few of them; then by column tiles.
-    const byRows = batch * mt >= 4 * T || mt >= nt;
-    const per = byRows ? mt : nt, units = batch * per;
-    const u0 = Math.floor(t * units / T), u1 = Math.floor((t + 1) * units / T);
-    for (let b = Math.floor(u0 / per); b < batch && b * per < u1; b++) {
-      const s = Math.max(u0 - b * per, 0), e = Math.min(u1 - b * per, per);
-      if (s >= e) continue;
-      const i0 = byRows ? s * mr : 0, i1 = byRows ? e * mr : mt * mr;
-      const j0 = byRows ? 0 : s * NR, j1 = byRows ? nt * NR : e * NR;
-      const a0 = (aOff + b * aStride) * 4, b0 = (bOff + b * bStride) * 4, c0 = cOff + b * cStride;
-      for (let jc = j0; jc < j1; jc += NC) {
-        const ntb = Math.min(NC, j1 - jc) / NR;
-        for (let pc = 0; pc < K; pc += kb) {
-          const kc = Math.min(kb, K - pc);
-          const load = accumulate || pc > 0 ? 1 : 0;
-          const bBase = b0 + pc * bks + jc * bjs;
-          for (let jp = 0; jp < ntb; jp++) {
-            const cols = Math.max(0, Math.min(NR, N - jc - jp * NR));
-            packB(bBase + jp * NR * bjs, bks, bjs, kc, cols, (pB + jp * kc * NR) * 4);
+  function geometry(job: Float64Array) {
+    const M = job[1], N = job[2], K = job[3], transA = job[7] !== 0, transB = job[11] !== 0;
+    const lda = job[6], ldb = job[10], mr = job[16];
+    return {
+      batch: job[0],
+      M,
+      N,
+      K,
+      mr,
+      mt: Math.ceil(M / mr),
+      nt: Math.ceil(N / NR),
+      // byte strides of op(A) along k and i, of op(B) along k and j
+      aks: transA ? lda * 4 : 4,
+      ais: transA ? 4 : lda * 4,
+      bks: transB ? 4 : ldb * 4,
+      bjs: transB ? ldb * 4 : 4,
+      packA: exports["packA" + mr] as Fn,
+      macro: exports["macro" + mr] as Fn,
+      byRows: job[17] !== 0,
+      packed: job[18],
+    };
+  }
+
+  function prepack(job: Float64Array): void {
+    const g = geometry(job);
+    const { batch, M, N, K, mr, mt, nt } = g;
+    for (let b = 0; b < batch; b++) {
+      if (g.byRows) {
+        const b0 = (job[8] + b * job[9]) * 4;
+        for (let jp = 0; jp < nt; jp++) {
+          const cols = Math.min(NR, N - jp * NR);
+          packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, K, cols, (g.packed + (b * nt + jp) * K * NR) * 4);
+        }
+      } else {
+        const a0 = (job[4] + b * job[5]) * 4;
+        for (let ip = 0; ip < mt; ip++) {
+          const rows = Math.min(mr, M - ip * mr);
+          g.packA(a0 + ip * mr * g.ais, g.aks, g.ais, K, rows, (g.packed + (b * mt + ip) * K * mr) * 4);
+        }
+      }
+    }
+  }
+
+  function run(job: Float64Array, t: number, T: number): void {
+    const g = geometry(job);
+    const { batch, M, N, K, mr, mt, nt, macro, packA, byRows, packed } = g;
+    const cOff = job[12], cStride = job[13], ldc = job[14], accumulate = job[15] !== 0;
+    const scratch = job[19] + t * job[20], counter = job[21], group = job[22];
+    const kb = K <= 2 * KC ? K : KC; // depth blocks depend on K only
+    const aps = K * mr * 4, bps = K * NR * 4;
+    const per = Math.ceil((byRows ? mt : nt) / group), chunks = batch * per;
+    if (I.buffer !== memory.buffer) I = new Int32Array(memory.buffer);
+    for (;;) {
+      const c = T > 1 ? Atomics.add(I, counter, 1) : I[counter]++;
+      if (c >= chunks) break;
+      const b = Math.floor(c / per), p0 = (c - b * per) * group;
+      const c0 = cOff + b * cStride;
+      if (byRows) {
+        const np = Math.min(group, mt - p0), a0 = (job[4] + b * job[5]) * 4;
+        for (let q = 0; q < np; q++) {
+          const ip = p0 + q, rows = Math.min(mr, M - ip * mr);
+          packA(a0 + ip * mr * g.ais, g.aks, g.ais, K, rows, (scratch + q * K * mr) * 4);
+        }
+        const ncp = NC / NR;
+        for (let jc = 0; jc < nt; jc += ncp) {
+          const ntb = Math.min(ncp, nt - jc), pb = packed + (b * nt + jc) * K * NR;
+          for (let pc = 0; pc < K; pc += kb) {
+            const kc = Math.min(kb, K - pc), load = accumulate || pc > 0 ? 1 : 0;
+            macro(
+              (scratch + pc * mr) * 4,
+              (pb + pc * NR) * 4,
+              (c0 + p0 * mr * ldc + jc * NR) * 4,
+              ldc * 4,
+              np,
+              ntb,
+              kc,
+              load,
+              aps,
+              bps,
+            );
           }
-          for (let ic = i0; ic < i1; ic += mcMax) {
-            const mtb = Math.min(mcMax, i1 - ic) / mr;
-            const aBase = a0 + pc * aks + ic * ais;
-            for (let ip = 0; ip < mtb; ip++) {
-              const rows = Math.max(0, Math.min(mr, M - ic - ip * mr));
-              packA(aBase + ip * mr * ais, aks, ais, kc, rows, (pA + ip * kc * mr) * 4);
-            }
-            macro(pA * 4, pB * 4, (c0 + ic * ldc + jc) * 4, ldc * 4, mtb, ntb, kc, load);
+        }
+      } else {
+        const np = Math.min(group, nt - p0), b0 = (job[8] + b * job[9]) * 4;
+        for (let q = 0; q < np; q++) {
+          const jp = p0 + q, cols = Math.min(NR, N - jp * NR);
+          packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, K, cols, (scratch + q * K * NR) * 4);
+        }
+        const mcp = Math.max(1, Math.floor(MC / mr));
+        for (let ic = 0; ic < mt; ic += mcp) {
+          const mtb = Math.min(mcp, mt - ic), pa = packed + (b * mt + ic) * K * mr;
+          for (let pc = 0; pc < K; pc += kb) {
+            const kc = Math.min(kb, K - pc), load = accumulate || pc > 0 ? 1 : 0;
+            macro(
+              (pa + pc * mr) * 4,
+              (scratch + pc * NR) * 4,
+              (c0 + ic * mr * ldc + p0 * NR) * 4,
+              ldc * 4,
+              mtb,
+              np,
+              kc,
+              load,
+              aps,
+              bps,
+            );
           }
         }
       }
     }
-  };
+  }
+
+  return { prepack, run };
 }
 
 /** The micro-kernel height for M rows: 6 unless 4 wastes fewer padded rows (6 is ~8% faster). */
 export function pickMR(M: number): number {
   return Math.ceil(M / 4) * 4 * 1.08 < Math.ceil(M / 6) * 6 ? 4 : 6;
 }
-
-/** Floats of packing scratch each thread needs (rounded to 16 bytes). */
-export const SCRATCH_FLOATS: number = 2 * MC * KC + 2 * KC * NC + 64;
 
 // ---------------------------------------------------------------------------
 // Runtime: one memory (shared when the engine allows), one instance on the
@@ -328,12 +411,14 @@ const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB of address space reserved for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
 /** 2·M·N·K (summed over the batch) below which a GEMM stays on the calling thread. */
-export const THREAD_MIN_FLOPS = 1 << 24;
+export const THREAD_MIN_FLOPS = 1 << 20;
+/** Tunables (tests and benchmarks may lower the threading threshold). */
+export const tuning: { threadMinFlops: number } = { threadMinFlops: THREAD_MIN_FLOPS };
 
 interface Runtime {
   module: WebAssembly.Module;
   memory: WebAssembly.Memory;
-  run: GemmRun;
+  driver: GemmDriver;
 }
 let rt: Runtime | null = null;
 
@@ -344,7 +429,7 @@ function runtime(): Runtime {
     ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
     : new WebAssembly.Memory({ initial: 1 });
   const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
-  rt = { module, memory, run: makeGemmDriver(instance.exports, NR, MC, KC, NC) };
+  rt = { module, memory, driver: makeGemmDriver(instance.exports, memory, NR, MC, KC, NC) };
   return rt;
 }
 
@@ -416,10 +501,6 @@ export function shutdownThreads(): void {
   pool = null;
 }
 
-function scratchBase(t: number): number {
-  return 64 + t * SCRATCH_FLOATS; // float index, 16-byte aligned
-}
-
 function getPool(T: number): WasmThreadPool | null {
   if (T <= 1 || !SHARED || poolFailed) return null;
   if (pool && pool.size + 1 >= T) return pool;
@@ -427,8 +508,8 @@ function getPool(T: number): WasmThreadPool | null {
   const r = runtime();
   const setup = `
     const makeGemmDriver = ${makeGemmDriver.toString()};
-    const run = makeGemmDriver(exports, ${NR}, ${MC}, ${KC}, ${NC});
-    return (params, t, T) => run(params, t, T, ${scratchBase(0)} + t * ${SCRATCH_FLOATS});
+    const driver = makeGemmDriver(exports, memory, ${NR}, ${MC}, ${KC}, ${NC});
+    return (params, t, T) => driver.run(params, t, T);
   `;
   try {
     pool = new WasmThreadPool(r.module, r.memory, setup, T - 1);
@@ -475,13 +556,23 @@ function gemmBatch(
   const r = runtime();
   const mr = pickMR(M), Mp = Math.ceil(M / mr) * mr, Np = Math.ceil(N / NR) * NR;
   const flops = 2 * batch * M * N * K;
-  let T = flops >= THREAD_MIN_FLOPS ? Math.min(numThreads, batch * Math.max(Mp / mr, Np / NR)) : 1;
+  let T = flops >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(Mp / mr, Np / NR)) : 1;
   const p = T > 1 ? getPool(T) : null;
   if (!p) T = 1;
   const cStride = Mp * Np, cFloats = batch * cStride;
+  const mt = Mp / mr, nt = Np / NR;
+  const byRows = mt >= nt;
+  const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
+  const group = byRows
+    ? clamp(Math.ceil(batch * mt / (6 * T)), 1, Math.floor(MC / mr))
+    : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
+  const al = (n: number) => (n + 3) & ~3; // keep 16-byte alignment
+  const scratchStride = al(group * K * (byRows ? mr : NR));
+  const packedFloats = batch * (byRows ? nt * K * NR : mt * K * mr);
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
   const bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
-  const aAt = scratchBase(T), bAt = aAt + ((aSpan + 3) & ~3), cAt = bAt + ((bSpan + 3) & ~3);
+  const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan), packedAt = bAt + al(bSpan);
+  const cAt = packedAt + al(packedFloats);
   if (!ensure(r.memory, (cAt + cFloats) * 4)) return false;
   const H = new Float32Array(r.memory.buffer);
   H.set(a.subarray(aOff, aOff + aSpan), aAt);
@@ -526,14 +617,19 @@ function gemmBatch(
     ldc: Np,
     accumulate,
     mr,
+    byRows,
+    packed: packedAt,
+    scratch: scratchAt,
+    scratchStride,
+    counter: 0,
+    group,
   };
-  if (p) {
-    encodeJob(job, p.params);
-    p.run(T, () => r.run(p.params, 0, T, scratchBase(0)));
-  } else {
-    encodeJob(job, job64);
-    r.run(job64, 0, 1, scratchBase(0));
-  }
+  const params = p ? p.params : job64;
+  encodeJob(job, params);
+  r.driver.prepack(params);
+  new Int32Array(r.memory.buffer, 0, 1)[0] = 0;
+  if (p) p.run(T, () => r.driver.run(params, 0, T));
+  else r.driver.run(params, 0, 1);
   move(false);
   return true;
 }
