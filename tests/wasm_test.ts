@@ -190,6 +190,9 @@ Deno.test("wasm dot is bit-identical for 1..4 threads (and matches the reference
   // Each case is above the threading threshold; row split, column split and batches.
   const cases: [number, number, number, number][] = [
     [1, 203, 161, 300],
+    [1, 50, 70, 160],
+    [9, 13, 21, 200],
+    [2, 5, 700, 90],
     [1, 3, 2900, 1000],
     [3, 61, 97, 530],
     [1, 130, 1100, 70],
@@ -240,4 +243,36 @@ Deno.test("shutdownThreads stops the pool; it restarts on demand", () => {
     ts.setNumThreads(navigator.hardwareConcurrency);
   }
   assertThrows(() => ts.setNumThreads(0), RangeError, "setNumThreads");
+});
+
+Deno.test("gemmF32 with transposes and accumulate is bit-identical for 1..4 threads", () => {
+  const M = 97, N = 75, K = 333;
+  try {
+    for (const [transA, transB] of [[false, false], [true, false], [false, true], [true, true]]) {
+      const lda = transA ? M + 1 : K + 2, ldb = transB ? K + 3 : N;
+      const a = rand((transA ? K : M) * lda, 21), b = rand((transB ? N : K) * ldb, 22), c0 = rand(M * N, 23);
+      let first: Float32Array | null = null;
+      for (const T of [1, 2, 3, 4]) {
+        ts.setNumThreads(T);
+        const c = c0.slice();
+        gemmF32(M, N, K, a, 0, lda, b, 0, ldb, c, 0, N, true, transA, transB);
+        if (first === null) {
+          first = c;
+          const { val, scale } = refGemm(
+            M,
+            N,
+            K,
+            (i, k) => transA ? a[k * lda + i] : a[i * lda + k],
+            (k, j) => transB ? b[j * ldb + k] : b[k * ldb + j],
+            (i, j) => c0[i * N + j],
+          );
+          checkClose(c, val, scale, 1e-5, `accumulate tA=${transA} tB=${transB}`);
+        } else {
+          assertEquals(new Uint32Array(c.buffer), new Uint32Array(first.buffer), `T=${T} tA=${transA} tB=${transB}`);
+        }
+      }
+    }
+  } finally {
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
 });
