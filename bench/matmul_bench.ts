@@ -7,6 +7,8 @@
 // Method as in ../shared/peers: warm-up, then the median of timed repetitions,
 // each one including reading the result back (dataSync).
 import * as ts from "../mod.ts";
+import { _useRelaxedSimd } from "../ops/_wasm_gemm.ts";
+import { HAS_RELAXED_SIMD } from "../ops/_wasm.ts";
 
 const N = 512;
 const FLOPS = 2 * N * N * N;
@@ -24,15 +26,19 @@ interface Case {
   name: string;
   backend: string;
   threads: number;
+  /** use f32x4.mul + f32x4.add instead of relaxed_madd */
+  mulAdd?: boolean;
 }
 const cores = navigator.hardwareConcurrency;
 const CASES: Case[] = [
   { name: "js", backend: "js", threads: 1 },
   { name: "wasm 1 thread", backend: "wasm", threads: 1 },
   ...(cores > 1 ? [{ name: `wasm ${cores} threads`, backend: "wasm", threads: cores }] : []),
+  ...(HAS_RELAXED_SIMD ? [{ name: "wasm mul+add 1 thr", backend: "wasm", threads: 1, mulAdd: true }] : []),
 ];
 
 function setup(c: Case): void {
+  _useRelaxedSimd(!c.mulAdd);
   ts.setBackend(c.backend);
   ts.setNumThreads(c.threads);
 }
@@ -69,7 +75,7 @@ if (import.meta.main) {
           `  (best ${(FLOPS / r.min / 1e6).toFixed(1)}, ${r.reps} reps)`,
       );
     }
-    if (c.backend === "wasm") {
+    if (c.backend === "wasm" && !c.mulAdd) {
       rows.push(JSON.stringify({
         peer: "tessera",
         workload: "matmul_512",
@@ -82,6 +88,7 @@ if (import.meta.main) {
     }
   }
   if (json) { for (const r of rows) console.log(r); }
+  _useRelaxedSimd(true);
   ts.setBackend("wasm");
   ts.setNumThreads(cores);
 } else {

@@ -421,10 +421,24 @@ interface Runtime {
   driver: GemmDriver;
 }
 let rt: Runtime | null = null;
+let useRelaxed = true;
+
+/**
+ * Use `f32x4.relaxed_madd` when the engine has it (default), or plain
+ * mul+add; rebuilds the module (for tests and benchmarks).
+ */
+export function _useRelaxedSimd(on: boolean): void {
+  if (on === useRelaxed) return;
+  useRelaxed = on;
+  shutdownThreads();
+  rt = null;
+}
 
 function runtime(): Runtime {
   if (rt) return rt;
-  const module = new WebAssembly.Module(gemmModuleBytes({ shared: SHARED, maxPages: MAX_PAGES }));
+  const module = new WebAssembly.Module(
+    gemmModuleBytes({ shared: SHARED, maxPages: MAX_PAGES, relaxed: HAS_RELAXED_SIMD && useRelaxed }),
+  );
   const memory = SHARED
     ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
     : new WebAssembly.Memory({ initial: 1 });

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import * as ts from "../mod.ts";
 import { HAS_RELAXED_SIMD, HAS_SIMD, sleb, uleb } from "../ops/_wasm.ts";
-import { _threadPoolSize, dotF32, gemmF32, THREAD_MIN_FLOPS } from "../ops/_wasm_gemm.ts";
+import { _threadPoolSize, _useRelaxedSimd, dotF32, gemmF32, THREAD_MIN_FLOPS } from "../ops/_wasm_gemm.ts";
 
 // Deterministic pseudo-random floats in [-1, 1).
 function rand(n: number, seed: number): Float32Array {
@@ -273,6 +273,27 @@ Deno.test("gemmF32 with transposes and accumulate is bit-identical for 1..4 thre
       }
     }
   } finally {
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+});
+
+Deno.test("the mul+add kernel (no relaxed SIMD) matches the reference and is thread-count independent", () => {
+  _useRelaxedSimd(false);
+  try {
+    for (const [B, M, N, K] of [[1, 7, 9, 5], [2, 61, 45, 300], [1, 130, 96, 520]]) {
+      const a = rand(B * M * K, M), b = rand(B * K * N, N);
+      ts.setNumThreads(1);
+      const one = dotF32(B, M, N, K, a, b)!;
+      const j = withBackend(
+        "js",
+        () => ts.matmul(ts.array(a, { shape: [B, M, K] }), ts.array(b, { shape: [B, K, N] })).dataSync(),
+      );
+      checkClose(one, j, absScale(B, M, N, K, a, b), 1e-5, `mul+add [${B},${M},${N},${K}]`);
+      ts.setNumThreads(3);
+      assertEquals(dotF32(B, M, N, K, a, b), one);
+    }
+  } finally {
+    _useRelaxedSimd(true);
     ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
