@@ -1,13 +1,15 @@
-// Single-precision GEMM on WebAssembly SIMD: a register-blocked f32x4
-// micro-kernel (MR rows x NR columns, MR*NR/4 v128 accumulators) emitted as
-// bytes by `_wasm.ts`, a macro-kernel looping it over packed panels, and a JS
-// driver (blocking, packing into panels, edge tiles) that runs unchanged on
-// the calling thread and in the pool's workers (`_pool_threads.ts`).
+// Single-precision GEMM on WebAssembly SIMD: register-blocked f32x4
+// micro-kernels (6x8 and 4x8: 12 or 8 v128 accumulators, `f32x4.relaxed_madd`
+// when the engine validates it, else mul+add) emitted as bytes by `_wasm.ts`,
+// a macro-kernel looping them over packed panels, SIMD panel packing, and a JS
+// driver that runs unchanged on the calling thread and in the pool's workers
+// (`_pool_threads.ts`). Operands are copied into the wasm heap; C is padded to
+// whole tiles there, so there is no edge path.
 //
 // Every output element is computed by exactly one thread, k in increasing
-// order, in blocks of KC whose partial sums pass through C; the blocking does
-// not depend on the thread count or the tile an element lands in, so results
-// are bit-identical for any number of threads.
+// order, in depth blocks that depend on K only, partial sums passing through
+// C; nothing depends on the thread count or on the tile an element lands in,
+// so results are bit-identical for any number of threads.
 import { WasmThreadPool } from "./_pool_threads.ts";
 import {
   FuncBuilder,
@@ -31,11 +33,13 @@ export const NR = 8;
 export const MC = 60, KC = 256, NC = 512;
 
 /**
- * Build the GEMM module: `kernel(pa, pb, pc, ldcBytes, kc, load)` computes one
- * MR x NR tile from an A panel ([kc][MR]) and a B panel ([kc][NR]) into C
- * (load = 1: add onto C, else overwrite); `macro(pa, pb, pc, ldcBytes, mt, nt,
- * kc, load)` runs it over mt x nt tiles of consecutive panels. The memory is
- * imported as env.mem.
+ * Build the GEMM module. For each mr in `mrs`: `kernel{mr}(pa, pb, pc,
+ * ldcBytes, kc, load)` computes one mr x NR tile from an A panel ([kc][mr])
+ * and a B panel ([kc][NR]) into C (load = 1: add onto C, else overwrite);
+ * `macro{mr}(pa, pb, pc, ldcBytes, mt, nt, kc, load, aPanelBytes,
+ * bPanelBytes)` runs it over mt x nt tiles; `packA{mr}` / `packB` pack one
+ * panel (see `packPanel`). All addresses are bytes; the memory is imported as
+ * env.mem (shared when `shared`).
  */
 export function gemmModuleBytes(
   opts: { mrs?: number[]; nr?: number; relaxed?: boolean; unroll?: number; shared?: boolean; maxPages?: number } = {},
