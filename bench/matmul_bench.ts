@@ -1,7 +1,8 @@
 // matmul 512³ float32 on the "js" and "wasm" backends (1 thread and all cores).
 //
 //   deno run bench/matmul_bench.ts            GFLOP/s table + peers-format JSON lines
-//   deno run bench/matmul_bench.ts --json     only the JSON lines (for ../shared/peers/tessera.jsonl)
+//   deno run bench/matmul_bench.ts --json     only the JSON line, default configuration (all cores),
+//                                             for ../shared/peers/tessera.jsonl
 //   deno bench bench/matmul_bench.ts          the same cases under `deno bench`
 //
 // Method as in ../shared/peers: warm-up, then the median of timed repetitions,
@@ -75,7 +76,8 @@ if (import.meta.main) {
           `  (best ${(FLOPS / r.min / 1e6).toFixed(1)}, ${r.reps} reps)`,
       );
     }
-    if (c.backend === "wasm" && !c.mulAdd) {
+    // One line per workload (report.py keys on peer + workload): the default configuration, all cores.
+    if (c.backend === "wasm" && !c.mulAdd && c.threads === cores) {
       rows.push(JSON.stringify({
         peer: "tessera",
         workload: "matmul_512",
