@@ -569,14 +569,16 @@ function gemmBatch(
   transB: boolean,
   c: Float32Array,
   cOff: number,
+  cBatchStride: number,
+  ldcUser: number,
   accumulate: boolean,
 ): boolean {
   const r = runtime();
   const mr = pickMR(M), Mp = Math.ceil(M / mr) * mr, Np = Math.ceil(N / NR) * NR;
   const flops = 2 * batch * M * N * K;
   let T = flops >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(Mp / mr, Np / NR)) : 1;
-  const p = T > 1 ? getPool(T) : null;
-  if (!p) T = 1;
+  const p = T > 1 ? getPool(numThreads) : null;
+  T = p ? Math.min(T, p.size + 1) : 1;
   const cStride = Mp * Np, cFloats = batch * cStride;
   const mt = Mp / mr, nt = Np / NR;
   const byRows = mt >= nt;
@@ -595,22 +597,22 @@ function gemmBatch(
   const H = new Float32Array(r.memory.buffer);
   H.set(a.subarray(aOff, aOff + aSpan), aAt);
   H.set(b.subarray(bOff, bOff + bSpan), bAt);
-  // C (cOff, [batch, M, N] contiguous) <-> the padded heap C ([batch, Mp, Np]).
+  // The caller's C (cOff, batch stride, row stride ldcUser) <-> the padded heap C ([batch, Mp, Np]).
   const move = (toHeap: boolean) => {
-    if (Np === N && Mp === M) {
+    if (Np === N && Mp === M && ldcUser === N && cBatchStride === M * N) {
       if (toHeap) H.set(c.subarray(cOff, cOff + batch * M * N), cAt);
       else c.set(H.subarray(cAt, cAt + batch * M * N), cOff);
       return;
     }
     for (let q = 0; q < batch; q++) {
-      if (Np === N) {
-        const h = cAt + q * cStride, o = cOff + q * M * N;
+      if (Np === N && ldcUser === N) {
+        const h = cAt + q * cStride, o = cOff + q * cBatchStride;
         if (toHeap) H.set(c.subarray(o, o + M * N), h);
         else c.set(H.subarray(h, h + M * N), o);
         continue;
       }
       for (let i = 0; i < M; i++) {
-        const h = cAt + q * cStride + i * Np, o = cOff + (q * M + i) * N;
+        const h = cAt + q * cStride + i * Np, o = cOff + q * cBatchStride + i * ldcUser;
         if (toHeap) H.set(c.subarray(o, o + N), h);
         else c.set(H.subarray(h, h + N), o);
       }
@@ -683,17 +685,11 @@ export function gemmF32(
     if (!accumulate) { for (let i = 0; i < M; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + N); }
     return;
   }
-  if (GEMM_AVAILABLE) {
-    if (ldc === N) {
-      if (gemmBatch(1, M, N, K, a, aOff, 0, lda, transA, b, bOff, 0, ldb, transB, c, cOff, accumulate)) return;
-    } else {
-      const tmp = new Float32Array(M * N);
-      if (accumulate) { for (let i = 0; i < M; i++) tmp.set(c.subarray(cOff + i * ldc, cOff + i * ldc + N), i * N); }
-      if (gemmBatch(1, M, N, K, a, aOff, 0, lda, transA, b, bOff, 0, ldb, transB, tmp, 0, accumulate)) {
-        for (let i = 0; i < M; i++) c.set(tmp.subarray(i * N, (i + 1) * N), cOff + i * ldc);
-        return;
-      }
-    }
+  if (
+    GEMM_AVAILABLE &&
+    gemmBatch(1, M, N, K, a, aOff, 0, lda, transA, b, bOff, 0, ldb, transB, c, cOff, 0, ldc, accumulate)
+  ) {
+    return;
   }
   gemmJs(M, N, K, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, accumulate);
 }
@@ -743,11 +739,11 @@ export function dotF32(
 ): Float32Array | null {
   const out = new Float32Array(B * M * N);
   if (out.length === 0 || K === 0) return out;
-  if (gemmBatch(B, M, N, K, a, 0, M * K, K, false, b, 0, K * N, N, false, out, 0, false)) return out;
+  if (gemmBatch(B, M, N, K, a, 0, M * K, K, false, b, 0, K * N, N, false, out, 0, M * N, N, false)) return out;
   // Too large for the heap in one go: one matrix at a time.
   for (let i = 0; i < B; i++) {
     const o = out.subarray(i * M * N, (i + 1) * M * N);
-    if (!gemmBatch(1, M, N, K, a, i * M * K, 0, K, false, b, i * K * N, 0, N, false, o, 0, false)) return null;
+    if (!gemmBatch(1, M, N, K, a, i * M * K, 0, K, false, b, i * K * N, 0, N, false, o, 0, 0, N, false)) return null;
   }
   return out;
 }
