@@ -314,7 +314,9 @@ export function makeGemmDriver(
   function prepack(job: Float64Array): void {
     const g = geometry(job);
     const { batch, M, N, K, mr, mt, nt } = g;
-    for (let b = 0; b < batch; b++) {
+    // A batch stride of 0 (an operand shared by the whole batch) is packed once.
+    const copies = (g.byRows ? job[9] : job[5]) === 0 ? 1 : batch;
+    for (let b = 0; b < copies; b++) {
       if (g.byRows) {
         const b0 = (job[8] + b * job[9]) * 4;
         for (let jp = 0; jp < nt; jp++) {
@@ -353,7 +355,7 @@ export function makeGemmDriver(
         }
         const ncp = NC / NR;
         for (let jc = 0; jc < nt; jc += ncp) {
-          const ntb = Math.min(ncp, nt - jc), pb = packed + (b * nt + jc) * K * NR;
+          const ntb = Math.min(ncp, nt - jc), pb = packed + ((job[9] === 0 ? 0 : b) * nt + jc) * K * NR;
           for (let pc = 0; pc < K; pc += kb) {
             const kc = Math.min(kb, K - pc), load = accumulate || pc > 0 ? 1 : 0;
             macro(
@@ -378,7 +380,7 @@ export function makeGemmDriver(
         }
         const mcp = Math.max(1, Math.floor(MC / mr));
         for (let ic = 0; ic < mt; ic += mcp) {
-          const mtb = Math.min(mcp, mt - ic), pa = packed + (b * mt + ic) * K * mr;
+          const mtb = Math.min(mcp, mt - ic), pa = packed + ((job[5] === 0 ? 0 : b) * mt + ic) * K * mr;
           for (let pc = 0; pc < K; pc += kb) {
             const kc = Math.min(kb, K - pc), load = accumulate || pc > 0 ? 1 : 0;
             macro(
@@ -588,7 +590,7 @@ function gemmBatch(
     : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
   const al = (n: number) => (n + 3) & ~3; // keep 16-byte alignment
   const scratchStride = al(group * K * (byRows ? mr : NR));
-  const packedFloats = batch * (byRows ? nt * K * NR : mt * K * mr);
+  const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
   const bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
   const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan), packedAt = bAt + al(bSpan);
@@ -692,6 +694,81 @@ export function gemmF32(
     return;
   }
   gemmJs(M, N, K, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, accumulate);
+}
+
+/**
+ * Batched {@linkcode gemmF32}: for q < batch, C_q (+)= op(A_q)·op(B_q) with
+ * A_q at a[aOff + q*aStride], B_q at b[bOff + q*bStride], C_q at
+ * c[cOff + q*cStride] (layouts as in gemmF32). A stride of 0 shares one
+ * operand across the batch (packed once), e.g. conv weights against each
+ * image's im2col matrix. One dispatch covers the whole batch, so small
+ * per-item products still use every thread.
+ */
+export function gemmBatchedF32(
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  a: Float32Array,
+  aOff: number,
+  aStride: number,
+  lda: number,
+  b: Float32Array,
+  bOff: number,
+  bStride: number,
+  ldb: number,
+  c: Float32Array,
+  cOff: number,
+  cStride: number,
+  ldc: number,
+  accumulate = false,
+  transA = false,
+  transB = false,
+): void {
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (K > 0 && GEMM_AVAILABLE) {
+    const ok = gemmBatch(
+      batch,
+      M,
+      N,
+      K,
+      a,
+      aOff,
+      aStride,
+      lda,
+      transA,
+      b,
+      bOff,
+      bStride,
+      ldb,
+      transB,
+      c,
+      cOff,
+      cStride,
+      ldc,
+      accumulate,
+    );
+    if (ok) return;
+  }
+  for (let q = 0; q < batch; q++) {
+    gemmF32(
+      M,
+      N,
+      K,
+      a,
+      aOff + q * aStride,
+      lda,
+      b,
+      bOff + q * bStride,
+      ldb,
+      c,
+      cOff + q * cStride,
+      ldc,
+      accumulate,
+      transA,
+      transB,
+    );
+  }
 }
 
 function gemmJs(

@@ -1,7 +1,14 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import * as ts from "../mod.ts";
 import { HAS_RELAXED_SIMD, HAS_SIMD, sleb, uleb } from "../ops/_wasm.ts";
-import { _threadPoolSize, _useRelaxedSimd, dotF32, gemmF32, THREAD_MIN_FLOPS } from "../ops/_wasm_gemm.ts";
+import {
+  _threadPoolSize,
+  _useRelaxedSimd,
+  dotF32,
+  gemmBatchedF32,
+  gemmF32,
+  THREAD_MIN_FLOPS,
+} from "../ops/_wasm_gemm.ts";
 
 // Deterministic pseudo-random floats in [-1, 1).
 function rand(n: number, seed: number): Float32Array {
@@ -294,6 +301,35 @@ Deno.test("the mul+add kernel (no relaxed SIMD) matches the reference and is thr
     }
   } finally {
     _useRelaxedSimd(true);
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+});
+
+Deno.test("gemmBatchedF32: per-item strides, a shared operand (stride 0), accumulate; equals per-item gemmF32", () => {
+  try {
+    for (const T of [1, 2]) {
+      ts.setNumThreads(T);
+      for (
+        const [batch, M, N, K, sharedA, sharedB] of [
+          [3, 16, 300, 27, true, false],
+          [4, 70, 9, 40, false, true],
+          [5, 6, 7, 8, false, false],
+          [2, 130, 200, 100, true, false],
+        ] as [number, number, number, number, boolean, boolean][]
+      ) {
+        const aStride = sharedA ? 0 : M * K + 5, bStride = sharedB ? 0 : K * N + 3, cStride = M * (N + 2) + 1;
+        const a = rand(2 + (sharedA ? M * K : batch * aStride), 31),
+          b = rand(1 + (sharedB ? K * N : batch * bStride), 32);
+        const c0 = rand(4 + batch * cStride, 33);
+        const c = c0.slice(), want = c0.slice();
+        gemmBatchedF32(batch, M, N, K, a, 2, aStride, K, b, 1, bStride, N, c, 4, cStride, N + 2, true);
+        for (let q = 0; q < batch; q++) {
+          gemmF32(M, N, K, a, 2 + q * aStride, K, b, 1 + q * bStride, N, want, 4 + q * cStride, N + 2, true);
+        }
+        assertEquals(c, want, `batched [${batch},${M},${N},${K}] T=${T}`);
+      }
+    }
+  } finally {
     ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
