@@ -28,6 +28,8 @@ if (GEMM_AVAILABLE) {
     }
     const [B, M, N] = node.shape as number[];
     const K = node.inputs[0].shape[2];
+    // Tiny products (a few multiply-adds each) cost less than a trip into wasm.
+    if (M * N * K <= 64) return reference(node, inputs);
     return dotF32(B, M, N, K, a, b) ?? reference(node, inputs);
   });
   setBackend("wasm");
