@@ -223,10 +223,12 @@ export interface GemmJob {
   counter: number;
   /** panels per chunk */
   group: number;
+  /** Int32 index of the per-chunk completion flags (threaded jobs) */
+  flags: number;
 }
 
 /** Number of job fields when serialised into a Float64Array (see `encodeJob`). */
-export const JOB_FIELDS = 23;
+export const JOB_FIELDS = 24;
 
 export function encodeJob(j: GemmJob, out: Float64Array): void {
   out.set([
@@ -253,11 +255,15 @@ export function encodeJob(j: GemmJob, out: Float64Array): void {
     j.scratchStride,
     j.counter,
     j.group,
+    j.flags,
   ]);
 }
 
-/** Thread t's share (of T) of a job whose operands are in the wasm heap. */
-export type GemmRun = (job: Float64Array, t: number, T: number) => void;
+/**
+ * Thread t's share (of T) of a job whose operands are in the wasm heap;
+ * `after` runs after each chunk this thread completes.
+ */
+export type GemmRun = (job: Float64Array, t: number, T: number, after?: () => void) => void;
 
 /** The two steps of a job: `prepack` (calling thread, once), then `run` on every thread. */
 export interface GemmDriver {
@@ -333,7 +339,7 @@ export function makeGemmDriver(
     }
   }
 
-  function run(job: Float64Array, t: number, T: number): void {
+  function run(job: Float64Array, t: number, T: number, after?: () => void): void {
     const g = geometry(job);
     const { batch, M, N, K, mr, mt, nt, macro, packA, byRows, packed } = g;
     const cOff = job[12], cStride = job[13], ldc = job[14], accumulate = job[15] !== 0;
@@ -398,6 +404,8 @@ export function makeGemmDriver(
           }
         }
       }
+      if (T > 1) Atomics.store(I, job[23] + c, 1); // chunk c is complete
+      if (after) after();
     }
   }
 
@@ -595,7 +603,9 @@ function gemmBatch(
   const bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
   const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan), packedAt = bAt + al(bSpan);
   const cAt = packedAt + al(packedFloats);
-  if (!ensure(r.memory, (cAt + cFloats) * 4)) return false;
+  const per = Math.ceil((byRows ? mt : nt) / group), chunks = batch * per;
+  const flagsAt = cAt + al(cFloats);
+  if (!ensure(r.memory, (flagsAt + chunks) * 4)) return false;
   const H = new Float32Array(r.memory.buffer);
   H.set(a.subarray(aOff, aOff + aSpan), aAt);
   H.set(b.subarray(bOff, bOff + bSpan), bAt);
@@ -645,14 +655,47 @@ function gemmBatch(
     scratchStride,
     counter: 0,
     group,
+    flags: flagsAt,
   };
   const params = p ? p.params : job64;
   encodeJob(job, params);
   r.driver.prepack(params);
-  new Int32Array(r.memory.buffer, 0, 1)[0] = 0;
-  if (p) p.run(T, () => r.driver.run(params, 0, T));
-  else r.driver.run(params, 0, 1);
-  move(false);
+  const I = new Int32Array(r.memory.buffer);
+  I[0] = 0;
+  if (!p) {
+    r.driver.run(params, 0, 1);
+    move(false);
+    return true;
+  }
+  // Threaded: while the workers compute, the calling thread copies finished
+  // chunks out between its own (first writes to a fresh output page-fault,
+  // which is costly, so it pays to overlap them with the workers' compute).
+  I.fill(0, flagsAt, flagsAt + chunks);
+  const copied = new Uint8Array(chunks);
+  let first = 0;
+  const copyChunk = (q: number) => {
+    const bq = Math.floor(q / per), p0 = (q - bq * per) * group;
+    const i0 = byRows ? p0 * mr : 0, i1 = byRows ? Math.min((p0 + group) * mr, M) : M;
+    const j0 = byRows ? 0 : p0 * NR, j1 = byRows ? N : Math.min((p0 + group) * NR, N);
+    const h0 = cAt + bq * cStride, o0 = cOff + bq * cBatchStride;
+    if (j0 === 0 && j1 === N && Np === N && ldcUser === N) {
+      c.set(H.subarray(h0 + i0 * N, h0 + i1 * N), o0 + i0 * N);
+      return;
+    }
+    for (let i = i0; i < i1; i++) c.set(H.subarray(h0 + i * Np + j0, h0 + i * Np + j1), o0 + i * ldcUser + j0);
+  };
+  const drain = () => {
+    const claimed = Math.min(chunks, Atomics.load(I, 0));
+    for (let q = first; q < claimed; q++) {
+      if (copied[q] || Atomics.load(I, flagsAt + q) !== 1) continue;
+      copyChunk(q);
+      copied[q] = 1;
+      if (q === first) first++;
+    }
+    while (first < chunks && copied[first]) first++;
+  };
+  p.run(T, () => r.driver.run(params, 0, T, drain));
+  for (let q = first; q < chunks; q++) if (!copied[q]) copyChunk(q);
   return true;
 }
 
