@@ -13,6 +13,8 @@ const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4;
 /** Slots of the shared Float64Array that carries a job's parameters. */
 export const PARAM_SLOTS = 64;
 const SPIN = 20000;
+/** How long an idle worker keeps polling for the next job before it sleeps (ms). */
+const IDLE_SPIN_MS = 2;
 
 const WORKER_SRC = `
 const { workerData } = require("node:worker_threads");
@@ -29,7 +31,11 @@ Atomics.add(ctrl, ${READY}, 1);
 Atomics.notify(ctrl, ${READY});
 let gen = 0;
 while (work !== null) {
-  for (let s = 0; s < ${SPIN} && Atomics.load(ctrl, ${GEN}) === gen; s++);
+  // Poll for a while (jobs often come in bursts; waking a sleeping thread costs
+  // tens to hundreds of microseconds), then sleep.
+  for (let s = 0, until = performance.now() + ${IDLE_SPIN_MS}; Atomics.load(ctrl, ${GEN}) === gen; s++) {
+    if ((s & 1023) === 1023 && performance.now() > until) break;
+  }
   if (Atomics.load(ctrl, ${GEN}) === gen) Atomics.wait(ctrl, ${GEN}, gen);
   gen = Atomics.load(ctrl, ${GEN});
   if (gen < 0) break;
