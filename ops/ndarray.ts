@@ -1,6 +1,6 @@
 // The public array handle. Immutable and lazy: every op builds a graph node,
 // reading data realizes it.
-import type { DType, TypedArray } from "./_dtype.ts";
+import { allocate, type DType, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf } from "./_graph.ts";
 import { realize } from "./_schedule.ts";
 import * as ew from "./elementwise.ts";
@@ -70,7 +70,11 @@ export class NDArray {
   /** Compute (if needed) and return a copy of the data, row-major. */
   dataSync(): TypedArray {
     realize([this.#node]);
-    return this.#node.buffer!.slice();
+    const buf = this.#node.buffer!;
+    // allocate + set is several times faster than slice() on large buffers
+    const out = allocate(this.dtype, buf.length);
+    out.set(buf);
+    return out;
   }
   /** Like {@linkcode NDArray.dataSync}, as a promise. */
   data(): Promise<TypedArray> {
