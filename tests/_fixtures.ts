@@ -25,8 +25,9 @@ export function loadCases(file: "conv.json" | "pool.json"): FixtureCase[] {
   return JSON.parse(Deno.readTextFileSync(url)).cases;
 }
 
-export function tensor(t: Tensor): NDArray {
-  return ts.array(t.data, { shape: t.shape, dtype: t.dtype ?? "float64" });
+/** A fixture tensor as an array: int32 where the fixture says so, else `dtype` (default float64). */
+export function tensor(t: Tensor, dtype: "float32" | "float64" | "int32" = "float64"): NDArray {
+  return ts.array(t.data, { shape: t.shape, dtype: t.dtype ?? dtype });
 }
 
 /**

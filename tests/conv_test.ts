@@ -1,5 +1,6 @@
 import { assert, assertThrows } from "@std/assert";
 import { checkGrad } from "../ops/testing.ts";
+import { type FixtureCase, loadCases } from "./_fixtures.ts";
 import * as ts from "../mod.ts";
 import type { ConvPadding, NDArray } from "../mod.ts";
 
@@ -406,20 +407,6 @@ Deno.test("convOutputSize / convTransposeOutputSize", () => {
 
 // ------------------------------------------------------------ PyTorch fixtures
 
-interface FxTensor {
-  shape: number[];
-  data: number[];
-}
-interface FxCase {
-  name: string;
-  op: string;
-  inputs: Record<string, FxTensor>;
-  options: Record<string, unknown>;
-  output: FxTensor;
-  cotangent: FxTensor;
-  grads: Record<string, FxTensor>;
-}
-
 const fixtureOps: Record<string, (...args: unknown[]) => NDArray> = {
   conv1d: ts.conv1d as never,
   conv2d: ts.conv2d as never,
@@ -434,17 +421,9 @@ const fixtureOps: Record<string, (...args: unknown[]) => NDArray> = {
   deformConv2d: ts.deformConv2d as never,
 };
 
-function loadFixtures(): FxCase[] {
-  try {
-    return JSON.parse(Deno.readTextFileSync(new URL("./fixtures/conv.json", import.meta.url))).cases;
-  } catch {
-    return [];
-  }
-}
-
 /** Build the call: positional inputs (not named by an option) then options with tensors substituted. */
 function fixtureCall(
-  c: FxCase,
+  c: FixtureCase,
   dtype: "float32" | "float64",
 ): { names: string[]; arrays: NDArray[]; f: (...xs: NDArray[]) => NDArray } {
   const named = new Set(Object.values(c.options).filter((v) => typeof v === "string" && v in c.inputs) as string[]);
@@ -461,11 +440,10 @@ function fixtureCall(
   return { names, arrays, f };
 }
 
-const fixtures = loadFixtures().filter((c) => c.op in fixtureOps);
+const fixtures = loadCases("conv.json").filter((c) => c.op in fixtureOps);
 
 Deno.test({
   name: `conv fixtures (PyTorch 1.13): forward in float64 and float32 (${fixtures.length} cases)`,
-  ignore: fixtures.length === 0,
   fn() {
     for (const c of fixtures) {
       for (const [dtype, rtol, atol] of [["float64", 1e-9, 1e-12], ["float32", 1e-4, 1e-5]] as const) {
@@ -484,7 +462,6 @@ Deno.test({
 
 Deno.test({
   name: `conv fixtures (PyTorch 1.13): VJPs in float64 (${fixtures.length} cases)`,
-  ignore: fixtures.length === 0,
   fn() {
     for (const c of fixtures) {
       const { names, arrays, f } = fixtureCall(c, "float64");

@@ -1,6 +1,7 @@
 // Pooling tests: naive references, PyTorch fixtures (forward + VJP), gradient
 // checks, stochastic sampling statistics.
 import { assert, assertEquals, assertThrows } from "@std/assert";
+import { loadCases, tensor } from "./_fixtures.ts";
 import {
   adaptiveAvgPool1d,
   adaptiveAvgPool2d,
@@ -73,59 +74,23 @@ function vals(x: NDArray): number[] {
 // ---------------------------------------------------------------------------
 // fixtures
 
-interface Tensor {
-  shape: number[];
-  data: (number | string | null)[];
-  dtype?: string;
-}
-interface Case {
-  name: string;
-  op: string;
-  inputs: Record<string, Tensor>;
-  options: Record<string, unknown>;
-  output: Tensor;
-  indices?: Tensor;
-  cotangent?: Tensor;
-  grads?: Record<string, Tensor>;
-}
-
-function num(v: number | string | null): number {
-  if (typeof v === "number") return v;
-  if (v === null || v === "nan" || v === "NaN") return NaN;
-  if (v === "inf" || v === "Infinity") return Infinity;
-  if (v === "-inf" || v === "-Infinity") return -Infinity;
-  return Number(v);
-}
-
-function tensor(t: Tensor, dtype?: "float32" | "float64" | "int32"): NDArray {
-  const dt = dtype ?? (t.dtype && t.dtype.includes("int") ? "int32" : "float32");
-  const data = t.data.map(num);
-  return array(
-    dt === "int32" ? Int32Array.from(data) : dt === "float64" ? Float64Array.from(data) : Float32Array.from(data),
-    {
-      shape: t.shape,
-      dtype: dt,
-    },
-  );
-}
-
-const fixtures: Case[] = JSON.parse(Deno.readTextFileSync(new URL("./fixtures/pool.json", import.meta.url))).cases;
+const fixtures = loadCases("pool.json");
 const poolCases = fixtures.filter((c) => c.op in OPS);
 
 for (const c of poolCases) {
   Deno.test(`pool fixture: ${c.name}`, () => {
     const op = OPS[c.op];
-    const x = tensor(c.inputs.x);
+    const x = tensor(c.inputs.x, "float32");
     const extra = c.op === "maxUnpool2d" ? [tensor(c.inputs.indices, "int32")] : [];
     const f = (xx: NDArray) => op(xx, ...extra, c.options);
     const r = f(x);
     const values: NDArray = r && r.values ? r.values : r;
     assertEquals(values.shape, c.output.shape, `${c.name}: shape`);
-    close(vals(values), c.output.data.map(num), 1e-4, 1e-5, `${c.name}: output`);
+    close(vals(values), c.output.data, 1e-4, 1e-5, `${c.name}: output`);
     if (c.indices) {
       assert(r.indices, `${c.name}: indices missing`);
       assertEquals(r.indices.dtype, "int32");
-      assertEquals(vals(r.indices), c.indices.data.map(num), `${c.name}: indices`);
+      assertEquals(vals(r.indices), c.indices.data, `${c.name}: indices`);
     }
     if (c.cotangent && c.grads && c.grads.x) {
       const g = (xx: NDArray) => {
@@ -133,8 +98,8 @@ for (const c of poolCases) {
         return o && o.values ? o.values : o;
       };
       const [, pull] = vjp(g, x);
-      const [gx] = pull(tensor(c.cotangent));
-      close(vals(gx as NDArray), c.grads.x.data.map(num), 1e-4, 1e-5, `${c.name}: grad x`);
+      const [gx] = pull(tensor(c.cotangent, "float32"));
+      close(vals(gx as NDArray), c.grads.x.data, 1e-4, 1e-5, `${c.name}: grad x`);
     }
   });
 }
