@@ -3,6 +3,7 @@
 // scaled to match). Run: deno bench --allow-read bench/conv_bench.ts — each
 // bench also prints its throughput (FLOPs / median time, GFLOP/s) at the end.
 import { array, conv2d, type ConvAlgorithm, convTranspose2d, depthwiseConv2d, type NDArray, vjp } from "../mod.ts";
+import { benchWorkloads } from "./_timing.ts";
 
 function randn(shape: number[], seed: number): NDArray {
   let s = seed >>> 0;
@@ -58,32 +59,12 @@ const WORK: Work[] = [
   },
 ];
 
-const times = new Map<string, number[]>();
-for (const w of WORK) {
-  Deno.bench({
+benchWorkloads(
+  "conv",
+  WORK.map((w) => ({
     name: w.name,
-    group: "conv",
-    n: 5,
-    warmup: 1,
-    fn: () => {
-      const t0 = performance.now();
-      w.run();
-      const t = performance.now() - t0;
-      const list = times.get(w.name) ?? [];
-      list.push(t);
-      times.set(w.name, list);
-    },
-  });
-}
-
-globalThis.addEventListener("unload", () => {
-  for (const w of WORK) {
-    const list = (times.get(w.name) ?? []).sort((a, b) => a - b);
-    if (list.length === 0) continue;
-    const med = list[Math.floor(list.length / 2)];
-    const gflops = (w.flops * SCALE) / (med * 1e6);
-    console.log(
-      `${w.name.padEnd(32)} ${med.toFixed(1).padStart(9)} ms  ${gflops.toFixed(2).padStart(7)} GFLOP/s (N=${N})`,
-    );
-  }
-});
+    run: w.run,
+    rate: (ms: number) => `${((w.flops * SCALE) / (ms * 1e6)).toFixed(2).padStart(7)} GFLOP/s (N=${N})`,
+  })),
+  { n: 5, warmup: 1 },
+);

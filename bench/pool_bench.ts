@@ -2,6 +2,7 @@
 // Run: deno bench --allow-read bench/pool_bench.ts — each bench also prints
 // its effective bandwidth (min_bytes / median time) once at the end.
 import { adaptiveAvgPool2d, array, avgPool2d, maxPool2d, type NDArray, vjp } from "../mod.ts";
+import { benchWorkloads } from "./_timing.ts";
 
 function randn(shape: number[], seed: number): NDArray {
   let s = seed >>> 0;
@@ -64,27 +65,7 @@ const WORK: Work[] = [
   },
 ];
 
-const times = new Map<string, number[]>();
-for (const w of WORK) {
-  Deno.bench({
-    name: w.name,
-    group: "pool",
-    fn: () => {
-      const t0 = performance.now();
-      w.run();
-      const t = performance.now() - t0;
-      const list = times.get(w.name) ?? [];
-      list.push(t);
-      times.set(w.name, list);
-    },
-  });
-}
-
-globalThis.addEventListener("unload", () => {
-  for (const w of WORK) {
-    const t = (times.get(w.name) ?? []).sort((a, b) => a - b);
-    if (t.length === 0) continue;
-    const med = t[t.length >> 1];
-    console.log(`${w.name}: median ${med.toFixed(2)} ms, ${(w.minBytes / (med * 1e6)).toFixed(3)} GB/s`);
-  }
-});
+benchWorkloads(
+  "pool",
+  WORK.map((w) => ({ name: w.name, run: w.run, rate: (ms: number) => `${(w.minBytes / (ms * 1e6)).toFixed(3)} GB/s` })),
+);
