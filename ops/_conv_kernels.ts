@@ -7,7 +7,7 @@ import { allocate, type TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { registerKernel } from "./_backend.ts";
 
-interface Geo3 {
+export interface Geo3 {
   N: number;
   Cin: number;
   Cout: number;
@@ -29,7 +29,7 @@ function lift3(a: number[], fillv: number): number[] {
   return [...Array(3 - a.length).fill(fillv), ...a];
 }
 
-function geo3(g: ConvGeometry, N: number, Cin: number, Cout: number): Geo3 {
+export function geo3(g: ConvGeometry, N: number, Cin: number, Cout: number): Geo3 {
   const S = lift3(g.inSize, 1), K = lift3(g.kernel, 1), O = lift3(g.outSize, 1);
   return {
     N,

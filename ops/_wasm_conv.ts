@@ -1,0 +1,499 @@
+// "wasm" kernels for the convolution primitives `conv`, `convGradInput` and
+// `convGradWeight` on float32 data: im2col (plain JS, row copies, written
+// straight into the layout each GEMM wants) + the WebAssembly SIMD GEMM
+// (`gemmBatchedF32`, one threaded dispatch per chunk of images):
+//   forward      y[n,g]  = W_g[Cog, R] · cols[n,g][R, O]            (R = Cin/G · kernel taps)
+//   grad input   cols    = W_gᵀ[R, Cog] · g[n,g][Cog, O], then col2im scatter-add
+//   grad weight  dW_g    = gᵀ_g[Cog, N·O] · cols_gᵀ[N·O, R]          (the batch is the depth)
+// Pointwise convolutions (1×1, stride 1, no padding) skip im2col/col2im and
+// run the GEMM on the input itself. Depthwise-like convolutions (one input
+// channel per group, few outputs per group: a GEMM with a tiny depth) use a
+// direct float32 loop instead. Forced "direct"/"winograd" algorithms and
+// float64 data run on the JS reference kernels (`_conv_kernels.ts`).
+//
+// Every JS step runs on the calling thread in a fixed order and the GEMM is
+// bit-identical for any thread count, so results do not depend on it.
+import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
+import type { TypedArray } from "./_dtype.ts";
+import type { ConvGeometry, Node } from "./_graph.ts";
+import { type Geo3, geo3 } from "./_conv_kernels.ts";
+import { GEMM_AVAILABLE, gemmBatchedF32 } from "./_wasm_gemm.ts";
+
+/** Run `node` on the JS reference kernels. */
+function reference(node: Node, inputs: TypedArray[]): TypedArray {
+  const prev = getBackend();
+  setBackend("js");
+  try {
+    return backend().run(node, inputs);
+  } finally {
+    setBackend(prev);
+  }
+}
+
+/** Floats of im2col scratch per GEMM dispatch; larger batches are split into chunks of images. */
+export const tuning: { colBudget: number; depthwiseMaxCog: number } = {
+  colBudget: 1 << 24,
+  depthwiseMaxCog: 8,
+};
+
+// Reused scratch (fresh large allocations page-fault on first touch, which
+// costs about as much as the im2col itself); released when oversized.
+const RETAIN = 1 << 24;
+const scratch: (Float32Array | null)[] = [null, null];
+function buf(slot: number, n: number): Float32Array {
+  const s = scratch[slot];
+  if (s && s.length >= n) return s;
+  const b = new Float32Array(n);
+  scratch[slot] = n <= RETAIN ? b : null;
+  return b;
+}
+
+// ---------------------------------------------------------------- tap tables
+
+/**
+ * Per-axis taps: for the outer axes 0 and 1, `A[t*O + p]` / `B[t*O + p]` is
+ * the input index of tap t at output p, or -1 in the padding; for the
+ * innermost axis the input index is `p*stride + off[t]`, valid for
+ * lo[t] <= p < hi[t].
+ */
+interface Taps {
+  A: Int32Array;
+  B: Int32Array;
+  off: Int32Array;
+  lo: Int32Array;
+  hi: Int32Array;
+}
+
+function taps(q: Geo3): Taps {
+  const { K, O, S, stride, dil, pad } = q;
+  const axis = (a: number): Int32Array => {
+    const r = new Int32Array(K[a] * O[a]);
+    for (let t = 0; t < K[a]; t++) {
+      for (let p = 0; p < O[a]; p++) {
+        const i = p * stride[a] + t * dil[a] - pad[a];
+        r[t * O[a] + p] = i >= 0 && i < S[a] ? i : -1;
+      }
+    }
+    return r;
+  };
+  const K2 = K[2], O2 = O[2], S2 = S[2], s2 = stride[2];
+  const off = new Int32Array(K2), lo = new Int32Array(K2), hi = new Int32Array(K2);
+  for (let t = 0; t < K2; t++) {
+    const o = t * dil[2] - pad[2];
+    const l = Math.min(O2, Math.max(0, Math.ceil(-o / s2)));
+    const h = Math.min(O2, Math.floor((S2 - 1 - o) / s2) + 1);
+    off[t] = o;
+    lo[t] = l;
+    hi[t] = Math.max(l, h);
+  }
+  return { A: axis(0), B: axis(1), off, lo, hi };
+}
+
+/** Whether im2col is the identity (1×1 kernel, unit stride, no padding): cols = x. */
+function pointwise(q: Geo3): boolean {
+  return q.Ksz === 1 && q.stride.every((s) => s === 1) && q.pad.every((p) => p === 0) &&
+    q.O.every((o, a) => o === q.S[a]);
+}
+
+// ---------------------------------------------------------------- im2col / col2im
+
+/**
+ * cols[r, p] (row r = c·Ksz + t at dst[dOff + r·ld], p < Osz) = x[xOff + c·Ssz + idx(t, p)],
+ * 0 in the padding, for the Cig channels of one image and group.
+ */
+function im2col(q: Geo3, tp: Taps, x: Float32Array, xOff: number, dst: Float32Array, dOff: number, ld: number): void {
+  const { Cig, Ssz, Ksz } = q;
+  const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
+  const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
+  const { A, B, off, lo, hi } = tp;
+  for (let c = 0; c < Cig; c++) {
+    const xb = xOff + c * Ssz;
+    let r = c * Ksz;
+    for (let t0 = 0; t0 < K0; t0++) {
+      for (let t1 = 0; t1 < K1; t1++) {
+        for (let t2 = 0; t2 < K2; t2++, r++) {
+          const l = lo[t2], h = hi[t2], o2 = off[t2];
+          let d = dOff + r * ld;
+          for (let p0 = 0; p0 < O0; p0++) {
+            const i0 = A[t0 * O0 + p0];
+            if (i0 < 0) {
+              dst.fill(0, d, d + O1 * O2);
+              d += O1 * O2;
+              continue;
+            }
+            for (let p1 = 0; p1 < O1; p1++, d += O2) {
+              const i1 = B[t1 * O1 + p1];
+              if (i1 < 0) {
+                for (let p = 0; p < O2; p++) dst[d + p] = 0;
+                continue;
+              }
+              const s = xb + (i0 * S1 + i1) * S2 + o2;
+              for (let p = 0; p < l; p++) dst[d + p] = 0;
+              if (s2 === 1) { for (let p = l; p < h; p++) dst[d + p] = x[s + p]; }
+              else for (let p = l; p < h; p++) dst[d + p] = x[s + p * s2];
+              for (let p = h; p < O2; p++) dst[d + p] = 0;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** The adjoint of `im2col`: dx[xOff + c·Ssz + idx(t, p)] += cols[r, p]. */
+function col2im(q: Geo3, tp: Taps, col: Float32Array, cOff: number, ld: number, dx: Float32Array, xOff: number): void {
+  const { Cig, Ssz, Ksz } = q;
+  const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
+  const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
+  const { A, B, off, lo, hi } = tp;
+  for (let c = 0; c < Cig; c++) {
+    const xb = xOff + c * Ssz;
+    let r = c * Ksz;
+    for (let t0 = 0; t0 < K0; t0++) {
+      for (let t1 = 0; t1 < K1; t1++) {
+        for (let t2 = 0; t2 < K2; t2++, r++) {
+          const l = lo[t2], h = hi[t2], o2 = off[t2];
+          if (l >= h) continue;
+          let d = cOff + r * ld;
+          for (let p0 = 0; p0 < O0; p0++) {
+            const i0 = A[t0 * O0 + p0];
+            if (i0 < 0) {
+              d += O1 * O2;
+              continue;
+            }
+            for (let p1 = 0; p1 < O1; p1++, d += O2) {
+              const i1 = B[t1 * O1 + p1];
+              if (i1 < 0) continue;
+              const s = xb + (i0 * S1 + i1) * S2 + o2;
+              if (s2 === 1) { for (let p = l; p < h; p++) dx[s + p] += col[d + p]; }
+              else for (let p = l; p < h; p++) dx[s + p * s2] += col[d + p];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** Images per GEMM dispatch so that `perImage` floats of scratch each stay within the budget (balanced chunks). */
+function chunkOf(N: number, perImage: number): number {
+  const chunks = Math.max(1, Math.ceil((N * perImage) / tuning.colBudget));
+  return Math.ceil(N / Math.min(N, chunks));
+}
+
+/** w replicated `times` times ([times·Cout, R]), so a batch over (image, group) can step through the groups. */
+function replicate(w: Float32Array, times: number): Float32Array {
+  const out = new Float32Array(times * w.length);
+  for (let i = 0; i < times; i++) out.set(w, i * w.length);
+  return out;
+}
+
+// ---------------------------------------------------------------- GEMM kernels
+
+function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const out = new Float32Array(N * Cout * Osz);
+  const R = Cig * Ksz;
+  if (out.length === 0) return out;
+  if (R === 0) return out;
+  if (pointwise(q)) {
+    // y[n,g] = W_g[Cog, Cig] · x[n,g][Cig, S]
+    const wr = G === 1 ? w : replicate(w, N);
+    gemmBatchedF32(N * G, Cog, Osz, Cig, wr, 0, G === 1 ? 0 : Cog * R, R, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
+    return out;
+  }
+  const tp = taps(q);
+  const nb = chunkOf(N, G * R * Osz);
+  const cols = buf(0, nb * G * R * Osz);
+  const wr = G === 1 ? w : replicate(w, nb);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0);
+    for (let b = 0; b < m * G; b++) {
+      const n = n0 + Math.floor(b / G), g = b % G;
+      im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, b * R * Osz, Osz);
+    }
+    // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
+    gemmBatchedF32(
+      m * G,
+      Cog,
+      Osz,
+      R,
+      wr,
+      0,
+      G === 1 ? 0 : Cog * R,
+      R,
+      cols,
+      0,
+      R * Osz,
+      Osz,
+      out,
+      n0 * Cout * Osz,
+      Cog * Osz,
+      Osz,
+    );
+  }
+  return out;
+}
+
+function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const dx = new Float32Array(N * Cin * Ssz);
+  const R = Cig * Ksz;
+  if (dx.length === 0 || R === 0) return dx;
+  if (Osz === 0 || Cog === 0) return dx;
+  if (pointwise(q)) {
+    // dx[n,g][Cig, S] = W_gᵀ · gy[n,g][Cog, S]
+    const wr = G === 1 ? w : replicate(w, N);
+    gemmBatchedF32(
+      N * G,
+      Cig,
+      Osz,
+      Cog,
+      wr,
+      0,
+      G === 1 ? 0 : Cog * R,
+      R,
+      gy,
+      0,
+      Cog * Osz,
+      Osz,
+      dx,
+      0,
+      Cig * Ssz,
+      Ssz,
+      false,
+      true,
+    );
+    return dx;
+  }
+  const tp = taps(q);
+  const nb = chunkOf(N, G * R * Osz);
+  const cols = buf(0, nb * G * R * Osz);
+  const wr = G === 1 ? w : replicate(w, nb);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0);
+    // cols[n,g][R, O] = W_gᵀ[R, Cog] · gy[n,g][Cog, O]
+    gemmBatchedF32(
+      m * G,
+      R,
+      Osz,
+      Cog,
+      wr,
+      0,
+      G === 1 ? 0 : Cog * R,
+      R,
+      gy,
+      n0 * Cout * Osz,
+      Cog * Osz,
+      Osz,
+      cols,
+      0,
+      R * Osz,
+      Osz,
+      false,
+      true,
+    );
+    for (let b = 0; b < m * G; b++) {
+      const n = n0 + Math.floor(b / G), g = b % G;
+      col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz);
+    }
+  }
+  return dx;
+}
+
+function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Array {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const R = Cig * Ksz;
+  const dw = new Float32Array(Cout * R);
+  if (dw.length === 0 || N * Osz === 0) return dw;
+  const tp = taps(q);
+  const nb = chunkOf(N, G * (R + Cog) * Osz);
+  const L = nb * Osz; // the GEMM depth: (image, output position) of a chunk
+  const cols = buf(0, G * R * L);
+  const gt = buf(1, G * Cog * L);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0), Lm = m * Osz;
+    // cols_g[R, (n, p)] and gyᵀ... gt_g[Cog, (n, p)], each image one column block
+    for (let nn = 0; nn < m; nn++) {
+      const n = n0 + nn;
+      for (let g = 0; g < G; g++) {
+        im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, g * R * Lm + nn * Osz, Lm);
+        for (let o = 0; o < Cog; o++) {
+          const src = (n * Cout + g * Cog + o) * Osz;
+          gt.set(gy.subarray(src, src + Osz), (g * Cog + o) * Lm + nn * Osz);
+        }
+      }
+    }
+    // dW_g[Cog, R] (+)= gt_g[Cog, L] · cols_g[R, L]ᵀ
+    gemmBatchedF32(G, Cog, R, Lm, gt, 0, Cog * Lm, Lm, cols, 0, R * Lm, Lm, dw, 0, Cog * R, R, n0 > 0, false, true);
+  }
+  return dw;
+}
+
+// ---------------------------------------------------------------- direct (depthwise-like)
+
+/** y[n, o] = Σ_c Σ_t w[o, c, t] · x[n, g·Cig + c, idx(t, ·)], one output row at a time. */
+function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
+  const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
+  const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
+  const { A, B, off, lo, hi } = taps(q);
+  const out = new Float32Array(N * Cout * Osz);
+  const acc = new Float64Array(O2);
+  for (let n = 0; n < N; n++) {
+    for (let o = 0; o < Cout; o++) {
+      const g = Math.floor(o / Cog);
+      let ob = (n * Cout + o) * Osz;
+      for (let p0 = 0; p0 < O0; p0++) {
+        for (let p1 = 0; p1 < O1; p1++, ob += O2) {
+          acc.fill(0);
+          for (let c = 0; c < Cig; c++) {
+            const xb = (n * Cin + g * Cig + c) * Ssz, wb = (o * Cig + c) * Ksz;
+            for (let t0 = 0; t0 < K0; t0++) {
+              const i0 = A[t0 * O0 + p0];
+              if (i0 < 0) continue;
+              for (let t1 = 0; t1 < K1; t1++) {
+                const i1 = B[t1 * O1 + p1];
+                if (i1 < 0) continue;
+                const rb = xb + (i0 * S1 + i1) * S2, wt = wb + (t0 * K1 + t1) * K2;
+                for (let t2 = 0; t2 < K2; t2++) {
+                  const wv = w[wt + t2], s = rb + off[t2], h = hi[t2];
+                  if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[p] += wv * x[s + p]; }
+                  else for (let p = lo[t2]; p < h; p++) acc[p] += wv * x[s + p * s2];
+                }
+              }
+            }
+          }
+          for (let p = 0; p < O2; p++) out[ob + p] = acc[p];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+/** dx[n, g·Cig + c] = Σ_o Σ_t w[o, c, t] · scatter(gy[n, o]), one input plane at a time. */
+function gradInputDirect(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array {
+  const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
+  const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
+  const { A, B, off, lo, hi } = taps(q);
+  const dx = new Float32Array(N * Cin * Ssz);
+  const acc = new Float64Array(Ssz);
+  for (let n = 0; n < N; n++) {
+    for (let ci = 0; ci < Cin; ci++) {
+      const g = Math.floor(ci / Cig), c = ci - g * Cig;
+      acc.fill(0);
+      for (let oo = 0; oo < Cog; oo++) {
+        const o = g * Cog + oo, wb = (o * Cig + c) * Ksz;
+        let gb = (n * Cout + o) * Osz;
+        for (let p0 = 0; p0 < O0; p0++) {
+          for (let p1 = 0; p1 < O1; p1++, gb += O2) {
+            for (let t0 = 0; t0 < K0; t0++) {
+              const i0 = A[t0 * O0 + p0];
+              if (i0 < 0) continue;
+              for (let t1 = 0; t1 < K1; t1++) {
+                const i1 = B[t1 * O1 + p1];
+                if (i1 < 0) continue;
+                const rb = (i0 * S1 + i1) * S2, wt = wb + (t0 * K1 + t1) * K2;
+                for (let t2 = 0; t2 < K2; t2++) {
+                  const wv = w[wt + t2], s = rb + off[t2], h = hi[t2];
+                  if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[s + p] += wv * gy[gb + p]; }
+                  else for (let p = lo[t2]; p < h; p++) acc[s + p * s2] += wv * gy[gb + p];
+                }
+              }
+            }
+          }
+        }
+      }
+      dx.set(acc, (n * Cin + ci) * Ssz);
+    }
+  }
+  return dx;
+}
+
+/** dw[o, c, t] = Σ_n Σ_p gy[n, o, p] · x[n, g·Cig + c, idx(t, p)]. */
+function gradWeightDirect(q: Geo3, x: Float32Array, gy: Float32Array): Float32Array {
+  const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
+  const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
+  const { A, B, off, lo, hi } = taps(q);
+  const dw = new Float32Array(Cout * Cig * Ksz);
+  const acc = new Float64Array(Ksz);
+  for (let o = 0; o < Cout; o++) {
+    const g = Math.floor(o / Cog);
+    for (let c = 0; c < Cig; c++) {
+      acc.fill(0);
+      for (let n = 0; n < N; n++) {
+        const xb = (n * Cin + g * Cig + c) * Ssz;
+        let t = 0;
+        for (let t0 = 0; t0 < K0; t0++) {
+          for (let t1 = 0; t1 < K1; t1++) {
+            for (let t2 = 0; t2 < K2; t2++, t++) {
+              const l = lo[t2], h = hi[t2], o2 = off[t2];
+              let s = 0;
+              let gb = (n * Cout + o) * Osz;
+              for (let p0 = 0; p0 < O0; p0++) {
+                const i0 = A[t0 * O0 + p0];
+                if (i0 < 0) {
+                  gb += O1 * O2;
+                  continue;
+                }
+                for (let p1 = 0; p1 < O1; p1++, gb += O2) {
+                  const i1 = B[t1 * O1 + p1];
+                  if (i1 < 0) continue;
+                  const rb = xb + (i0 * S1 + i1) * S2 + o2;
+                  if (s2 === 1) { for (let p = l; p < h; p++) s += gy[gb + p] * x[rb + p]; }
+                  else for (let p = l; p < h; p++) s += gy[gb + p] * x[rb + p * s2];
+                }
+              }
+              acc[t] += s;
+            }
+          }
+        }
+      }
+      dw.set(acc, (o * Cig + c) * Ksz);
+    }
+  }
+  return dw;
+}
+
+// ---------------------------------------------------------------- registration
+
+/** "gemm", "direct" (the float32 loops above) or null (the JS reference kernels). */
+function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | null {
+  const a = (node.params as ConvGeometry).algorithm;
+  if (a !== "auto" && a !== "im2col") return null;
+  if (node.dtype !== "float32" || !inputs.every((b) => b instanceof Float32Array)) return null;
+  if (a === "auto" && q.Cig === 1 && q.G > 1 && q.Cog <= tuning.depthwiseMaxCog) return "direct";
+  return "gemm";
+}
+
+if (GEMM_AVAILABLE) {
+  registerKernel("wasm", "conv", (node, inputs) => {
+    const [N, Cin] = node.inputs[0].shape, Cout = node.shape[1];
+    const q = geo3(node.params as ConvGeometry, N, Cin, Cout);
+    const p = path(node, inputs, q);
+    if (!p) return reference(node, inputs);
+    const [x, w] = inputs as Float32Array[];
+    return p === "direct" ? forwardDirect(q, x, w) : forwardGemm(q, x, w);
+  });
+
+  registerKernel("wasm", "convGradInput", (node, inputs) => {
+    const [N, Cin] = node.shape, Cout = node.inputs[0].shape[1];
+    const q = geo3(node.params as ConvGeometry, N, Cin, Cout);
+    const p = path(node, inputs, q);
+    if (!p) return reference(node, inputs);
+    const [gy, w] = inputs as Float32Array[];
+    return p === "direct" ? gradInputDirect(q, gy, w) : gradInputGemm(q, gy, w);
+  });
+
+  registerKernel("wasm", "convGradWeight", (node, inputs) => {
+    const [N, Cin] = node.inputs[0].shape, Cout = node.shape[0];
+    const q = geo3(node.params as ConvGeometry, N, Cin, Cout);
+    const p = path(node, inputs, q);
+    if (!p) return reference(node, inputs);
+    const [x, gy] = inputs as Float32Array[];
+    return p === "direct" ? gradWeightDirect(q, x, gy) : gradWeightGemm(q, x, gy);
+  });
+}

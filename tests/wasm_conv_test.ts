@@ -1,0 +1,223 @@
+// The "wasm" convolution kernels (ops/_wasm_conv.ts) against the JS reference
+// kernels: forward, input gradient and weight gradient (reached through vjp)
+// on random 1-D/2-D/3-D geometries, and bit-identical for every thread count.
+import { assert, assertEquals } from "@std/assert";
+import * as ts from "../mod.ts";
+import type { ConvPadding, NDArray } from "../mod.ts";
+import { tuning } from "../ops/_wasm_gemm.ts";
+
+function rng(seed: number): () => number {
+  let s = (seed * 7919 + 17) % 2147483647;
+  return () => {
+    s = (s * 16807) % 2147483647;
+    return (s / 2147483647) * 2 - 1;
+  };
+}
+
+function rand(shape: number[], seed: number, dtype: "float32" | "float64" = "float32"): NDArray {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const r = rng(seed);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) v[i] = r();
+  return ts.array(v, { shape, dtype });
+}
+
+function withBackend<T>(name: string, f: () => T): T {
+  const prev = ts.getBackend();
+  ts.setBackend(name);
+  try {
+    return f();
+  } finally {
+    ts.setBackend(prev);
+  }
+}
+
+/** |a - b| <= rtol·(|b| + max|b|) elementwise (max|b| absorbs cancellation in long sums). */
+function close(a: ArrayLike<number>, b: ArrayLike<number>, rtol: number, what: string): void {
+  assertEquals(a.length, b.length, `${what}: length`);
+  let m = 0;
+  for (let i = 0; i < b.length; i++) m = Math.max(m, Math.abs(b[i]));
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= rtol * (Math.abs(b[i]) + m) + 1e-30)) {
+      throw new Error(`${what}: element ${i}: got ${a[i]}, expected ${b[i]} (|diff| ${d}, max ${m})`);
+    }
+  }
+}
+
+type ConvFn = (x: NDArray, w: NDArray, o: ts.ConvOptions) => NDArray;
+const convFns: ConvFn[] = [ts.conv1d, ts.conv2d, ts.conv3d];
+
+interface Case {
+  r: number;
+  N: number;
+  Cin: number;
+  Cout: number;
+  S: number[];
+  K: number[];
+  opts: ts.ConvOptions;
+}
+
+/** y, dx, dw of one case on one backend (float32 unless the inputs say otherwise). */
+function run(c: Case, seed: number, dtype: "float32" | "float64" = "float32"): Float64Array[] {
+  const G = c.opts.groups ?? 1;
+  const x = rand([c.N, c.Cin, ...c.S], seed, dtype), w = rand([c.Cout, c.Cin / G, ...c.K], seed + 1, dtype);
+  const f = (x: NDArray, w: NDArray) => convFns[c.r - 1](x, w, c.opts);
+  const [y, pullback] = ts.vjp(f, x, w);
+  const cot = rand(y.shape as number[], seed + 2, dtype);
+  const [dx, dw] = pullback(cot) as NDArray[];
+  ts.realizeAll([y, dx, dw]);
+  return [y, dx, dw].map((a) => Float64Array.from(a.dataSync()));
+}
+
+function compare(c: Case, seed: number, what: string): void {
+  const ref = withBackend("js", () => run(c, seed));
+  const got = withBackend("wasm", () => run(c, seed));
+  ["y", "dx", "dw"].forEach((n, i) => close(got[i], ref[i], 1e-4, `${what} ${n}`));
+}
+
+function randomCase(seed: number, r: number): Case {
+  const u = rng(seed);
+  const ri = (lo: number, hi: number) => lo + Math.floor(((u() + 1) / 2) * (hi - lo + 1) * 0.9999);
+  const G = ri(1, 3);
+  const K = Array.from({ length: r }, () => ri(1, r === 3 ? 3 : 4));
+  const dil = Array.from({ length: r }, () => ri(1, 2));
+  const stride = Array.from({ length: r }, () => ri(1, 3));
+  const S = K.map((k, i) => dil[i] * (k - 1) + 1 + ri(0, r === 3 ? 4 : 9));
+  let padding: ConvPadding;
+  const kind = ri(0, 2);
+  if (kind === 0) padding = Array.from({ length: r }, () => ri(0, 2));
+  else if (kind === 1) padding = Array.from({ length: r }, () => [ri(0, 2), ri(0, 3)] as [number, number]);
+  else padding = "same";
+  return {
+    r,
+    N: ri(1, 3),
+    Cin: G * ri(1, 4),
+    Cout: G * ri(1, 4),
+    S,
+    K,
+    opts: { stride, dilation: dil, padding, convention: "tf", groups: G },
+  };
+}
+
+Deno.test("wasm conv: forward, input and weight gradients equal the JS reference on random geometries", () => {
+  for (let seed = 1; seed <= 60; seed++) {
+    const c = randomCase(seed, 1 + (seed % 3));
+    compare(c, seed, `case ${seed} ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test('wasm conv: padding "same" (tf) with stride 2 (negative implied padAfter), odd sizes', () => {
+  for (const [S, K, s, d] of [[8, 1, 2, 1], [8, 3, 2, 1], [9, 3, 2, 1], [7, 2, 2, 2], [10, 4, 3, 1], [5, 3, 2, 2]]) {
+    for (const r of [1, 2, 3]) {
+      if (r === 3 && S > 8) continue;
+      const c: Case = {
+        r,
+        N: 2,
+        Cin: 3,
+        Cout: 5,
+        S: Array(r).fill(S),
+        K: Array(r).fill(K),
+        opts: { stride: s, dilation: d, padding: "same", convention: "tf" },
+      };
+      compare(c, S * 10 + K + r, `same S${S} K${K} s${s} d${d} r${r}`);
+    }
+  }
+});
+
+Deno.test("wasm conv: pointwise, depthwise, grouped and forced im2col paths", () => {
+  const cases: Case[] = [
+    // 1x1 pointwise, plain and grouped
+    { r: 2, N: 3, Cin: 6, Cout: 4, S: [5, 7], K: [1, 1], opts: {} },
+    { r: 2, N: 2, Cin: 6, Cout: 9, S: [4, 3], K: [1, 1], opts: { groups: 3 } },
+    { r: 1, N: 2, Cin: 4, Cout: 4, S: [9], K: [1], opts: { stride: 2 } },
+    // depthwise (direct float32 loops), with a channel multiplier, strides, dilation
+    { r: 2, N: 2, Cin: 5, Cout: 5, S: [9, 8], K: [3, 3], opts: { groups: 5, padding: 1 } },
+    { r: 2, N: 1, Cin: 4, Cout: 8, S: [7, 7], K: [3, 2], opts: { groups: 4, stride: [2, 1], dilation: [1, 2] } },
+    { r: 1, N: 2, Cin: 3, Cout: 3, S: [11], K: [5], opts: { groups: 3, padding: [[2, 1]], stride: 3 } },
+    { r: 3, N: 1, Cin: 2, Cout: 2, S: [4, 5, 6], K: [2, 3, 3], opts: { groups: 2, padding: [1, 0, 2] } },
+    // depthwise forced onto the GEMM path
+    { r: 2, N: 2, Cin: 5, Cout: 5, S: [6, 6], K: [3, 3], opts: { groups: 5, padding: 1, algorithm: "im2col" } },
+    // grouped with several channels per group, stride and dilation
+    { r: 2, N: 2, Cin: 8, Cout: 12, S: [10, 9], K: [3, 3], opts: { groups: 4, stride: 2, dilation: 2, padding: 2 } },
+    // one image, many output positions
+    { r: 2, N: 1, Cin: 3, Cout: 7, S: [17, 13], K: [3, 5], opts: { padding: [[1, 2], [0, 3]] } },
+    // kernel as large as the padded input (one output position)
+    { r: 2, N: 3, Cin: 2, Cout: 3, S: [3, 4], K: [5, 4], opts: { padding: [[1, 1], [0, 0]] } },
+  ];
+  cases.forEach((c, i) => compare(c, 100 + i, `case ${i} ${JSON.stringify(c)}`));
+});
+
+Deno.test("wasm conv: transposed convolutions, unfold and fold agree with the JS reference", () => {
+  const x = rand([2, 6, 5, 7], 7), w = rand([6, 2, 3, 3], 8);
+  for (const o of [{ stride: 2, padding: 1, outputPadding: 1 }, { stride: 1, groups: 3 }, { stride: 3, dilation: 2 }]) {
+    const f = (x: NDArray, w: NDArray) => ts.convTranspose2d(x, w, o);
+    const go = (name: string) =>
+      withBackend(name, () => {
+        const [y, pb] = ts.vjp(f, x, w);
+        const [dx, dw] = pb(rand(y.shape as number[], 9)) as NDArray[];
+        return [y, dx, dw].map((a) => Float64Array.from(a.dataSync()));
+      });
+    const ref = go("js"), got = go("wasm");
+    ["y", "dx", "dw"].forEach((n, i) => close(got[i], ref[i], 1e-4, `convTranspose2d ${JSON.stringify(o)} ${n}`));
+  }
+  const u = (name: string) =>
+    withBackend(name, () => {
+      const cols = ts.unfold(x, { kernelSize: [2, 3], stride: [1, 2], padding: 1 });
+      const back = ts.fold(cols, { outputSize: [5, 7], kernelSize: [2, 3], stride: [1, 2], padding: 1 });
+      return [cols.dataSync(), back.dataSync()];
+    });
+  const ur = u("js"), ug = u("wasm");
+  close(ug[0], ur[0], 1e-6, "unfold");
+  close(ug[1], ur[1], 1e-6, "fold");
+});
+
+Deno.test("wasm conv: forced direct/winograd and float64 run the JS reference exactly", () => {
+  const base: Case = { r: 2, N: 2, Cin: 4, Cout: 6, S: [8, 8], K: [3, 3], opts: { padding: 1 } };
+  for (const algorithm of ["direct", "winograd"] as const) {
+    const c = { ...base, opts: { ...base.opts, algorithm } };
+    const ref = withBackend("js", () => run(c, 5)), got = withBackend("wasm", () => run(c, 5));
+    for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `${algorithm} output ${i}`);
+  }
+  const ref = withBackend("js", () => run(base, 6, "float64")),
+    got = withBackend("wasm", () => run(base, 6, "float64"));
+  for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `float64 output ${i}`);
+});
+
+Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => {
+  const prevThreads = ts.getNumThreads(), prevMin = tuning.threadMinFlops;
+  tuning.threadMinFlops = 1; // thread even the small GEMMs
+  try {
+    const cases: Case[] = [
+      { r: 2, N: 3, Cin: 16, Cout: 24, S: [19, 21], K: [3, 3], opts: { padding: 1 } },
+      {
+        r: 2,
+        N: 2,
+        Cin: 12,
+        Cout: 18,
+        S: [15, 16],
+        K: [3, 3],
+        opts: { groups: 3, stride: 2, padding: "same", convention: "tf" },
+      },
+      { r: 2, N: 4, Cin: 32, Cout: 16, S: [9, 9], K: [1, 1], opts: {} },
+      { r: 2, N: 2, Cin: 8, Cout: 8, S: [12, 12], K: [3, 3], opts: { groups: 8, padding: 1 } },
+      { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
+    ];
+    cases.forEach((c, i) => {
+      ts.setNumThreads(1);
+      const one = withBackend("wasm", () => run(c, 40 + i));
+      for (let T = 2; T <= 4; T++) {
+        ts.setNumThreads(T);
+        const got = withBackend("wasm", () => run(c, 40 + i));
+        for (let k = 0; k < 3; k++) {
+          assert(got[k].every((v, j) => Object.is(v, one[k][j])), `case ${i} output ${k}: ${T} threads differ from 1`);
+        }
+      }
+      const ref = withBackend("js", () => run(c, 40 + i));
+      ["y", "dx", "dw"].forEach((n, k) => close(one[k], ref[k], 1e-4, `case ${i} ${n}`));
+    });
+  } finally {
+    tuning.threadMinFlops = prevMin;
+    ts.setNumThreads(prevThreads);
+  }
+});
