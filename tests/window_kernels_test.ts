@@ -1,0 +1,231 @@
+// The "wasm" backend's window and scatterAdd kernels (ops/_window_kernels.ts)
+// against the JS reference kernels: every result must be bit-identical
+// (NaN equal to NaN), forward and gradient, on random geometries.
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import * as ts from "../mod.ts";
+import type { NDArray } from "../mod.ts";
+import { make } from "../ops/_prim.ts";
+import type { WindowAxis } from "../ops/_graph.ts";
+import { rng } from "./_util.ts";
+
+function withBackend<T>(name: string, f: () => T): T {
+  const prev = ts.getBackend();
+  ts.setBackend(name);
+  try {
+    return f();
+  } finally {
+    ts.setBackend(prev);
+  }
+}
+
+/** Run f on both backends; results (arrays or trees of arrays) must be bit-identical. */
+function same(what: string, f: () => NDArray | NDArray[]): void {
+  const run = (name: string) =>
+    withBackend(name, () => {
+      const r = f();
+      return (Array.isArray(r) ? r : [r]).map((a) => a.dataSync());
+    });
+  const ref = run("js"), got = run("wasm");
+  assertEquals(got.length, ref.length, what);
+  got.forEach((g, k) => {
+    assertEquals(g.constructor, ref[k].constructor, `${what}: output ${k} type`);
+    assertEquals(g.length, ref[k].length, `${what}: output ${k} length`);
+    for (let i = 0; i < g.length; i++) {
+      if (!Object.is(g[i], ref[k][i]) && !(Number.isNaN(g[i]) && Number.isNaN(ref[k][i]))) {
+        throw new Error(`${what}: output ${k} element ${i}: wasm ${g[i]}, js ${ref[k][i]}`);
+      }
+    }
+  });
+}
+
+/** Random values; `ties` quantizes to few levels, `nan`/`negZero` sprinkle specials. */
+function data(shape: number[], seed: number, dtype: "float32" | "float64", ties = false, special = false): NDArray {
+  const r = rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const v = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let x = r();
+    if (ties) x = Math.round(x);
+    if (special) {
+      const u = r();
+      if (u > 1.8) x = NaN;
+      else if (u < -1.8) x = -0;
+      else if (u < -1.7) x = 0;
+      else if (u > 1.7) x = -Infinity;
+    }
+    v[i] = x;
+  }
+  return ts.array(dtype === "float32" ? Float32Array.from(v) : v, { shape, dtype });
+}
+
+const has = (): boolean =>
+  ts.setBackend !== undefined && (() => {
+    try {
+      withBackend("wasm", () => 0);
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+Deno.test("window kernels: maxPool/avgPool 1-D, 2-D, 3-D forward and gradient equal the JS reference", () => {
+  if (!has()) return;
+  const r = rng(7);
+  const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
+  let cases = 0;
+  for (let trial = 0; trial < 60; trial++) {
+    const nd = 1 + (trial % 3);
+    const dtype = trial % 4 === 3 ? "float64" : "float32";
+    const k = Array.from({ length: nd }, () => ri(1, nd === 3 ? 3 : 4));
+    const s = k.map(() => ri(1, 3));
+    const dil = k.map(() => ri(1, 2));
+    const pMax = k.map((kk, i) => ri(0, Math.floor((dil[i] * (kk - 1) + 1) / 2)));
+    const pAvg = k.map((kk) => ri(0, Math.floor(kk / 2)));
+    const spatial = k.map((kk, i) => dil[i] * (kk - 1) + 1 + ri(0, nd === 3 ? 5 : 9));
+    const shape = [ri(1, 2), ri(1, 3), ...spatial];
+    const ceilMode = trial % 5 === 1;
+    const ties = trial % 6 === 2, special = trial % 7 === 3;
+    const x = data(shape, 100 + trial, dtype, ties, special);
+    const what = `trial ${trial}: ${nd}-D ${dtype} x [${shape}] k [${k}] s [${s}] d [${dil}] ceil ${ceilMode}`;
+    const mp = (a: NDArray) =>
+      (nd === 1 ? ts.maxPool1d : nd === 2 ? ts.maxPool2d : ts.maxPool3d)(a, {
+        kernelSize: k,
+        stride: s,
+        padding: pMax,
+        dilation: dil,
+        ceilMode,
+        returnIndices: true,
+      });
+    same(`${what} maxPool`, () => {
+      const o = mp(x);
+      return [o.values, o.indices];
+    });
+    const avgOpts = { kernelSize: k, stride: s, padding: pAvg, ceilMode, countIncludePad: trial % 2 === 0 };
+    const ap = (a: NDArray) => (nd === 1 ? ts.avgPool1d : nd === 2 ? ts.avgPool2d : ts.avgPool3d)(a, avgOpts);
+    same(`${what} avgPool`, () => ap(x));
+    // gradients via vjp (random cotangents)
+    same(`${what} maxPool vjp`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => mp(a).values, x);
+      return pull(data(y.shape, 900 + trial, dtype)) as NDArray[];
+    });
+    same(`${what} avgPool vjp`, () => {
+      const [y, pull] = ts.vjp(ap, x);
+      return pull(data(y.shape, 700 + trial, dtype)) as NDArray[];
+    });
+    cases++;
+  }
+  assertEquals(cases, 60);
+});
+
+Deno.test("window kernels: adaptive pools (regular and irregular bins), global max", () => {
+  if (!has()) return;
+  const r = rng(11);
+  const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
+  for (let trial = 0; trial < 30; trial++) {
+    const dtype = trial % 3 === 2 ? "float64" : "float32";
+    const H = ri(1, 15), W = ri(1, 15);
+    const oh = ri(1, Math.max(1, H + 2)), ow = ri(1, Math.max(1, W + 2));
+    const x = data([ri(1, 2), ri(1, 3), H, W], 300 + trial, dtype, trial % 4 === 1, trial % 5 === 2);
+    const what = `trial ${trial}: ${dtype} [${x.shape}] -> ${oh}x${ow}`;
+    same(`${what} adaptiveAvgPool2d`, () => ts.adaptiveAvgPool2d(x, { outputSize: [oh, ow] }));
+    same(`${what} adaptiveMaxPool2d`, () => {
+      const o = ts.adaptiveMaxPool2d(x, { outputSize: [oh, ow], returnIndices: true });
+      return [o.values, o.indices];
+    });
+    same(`${what} adaptiveAvgPool2d vjp`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: [oh, ow] }), x);
+      return pull(data(y.shape, 500 + trial, dtype)) as NDArray[];
+    });
+    same(`${what} adaptiveMaxPool2d vjp`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveMaxPool2d(a, { outputSize: [oh, ow] }), x);
+      return pull(data(y.shape, 600 + trial, dtype)) as NDArray[];
+    });
+    same(`${what} adaptiveAvgPool1d`, () => ts.adaptiveAvgPool1d(x.reshape([-1, H, W]), { outputSize: ow }));
+    same(`${what} globalMaxPool2d`, () => ts.globalMaxPool2d(x));
+  }
+});
+
+Deno.test("window kernels: the benchmark geometries (2x2 s2, 3x3 s1 p1, adaptive 13->6)", () => {
+  if (!has()) return;
+  for (const dtype of ["float32", "float64"] as const) {
+    const x = data([2, 3, 16, 18], 5, dtype, false, true);
+    const x13 = data([2, 3, 13, 13], 6, dtype);
+    same(`maxPool 2x2 ${dtype}`, () => ts.maxPool2d(x, { kernelSize: 2 }));
+    same(`avgPool 3x3 s1 p1 ${dtype}`, () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
+    same(`adaptive 13->6 ${dtype}`, () => ts.adaptiveAvgPool2d(x13, { outputSize: 6 }));
+    same(`maxPool 2x2 vjp ${dtype}`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
+      return pull(data(y.shape, 8, dtype)) as NDArray[];
+    });
+    same(`avgPool 3x3 vjp ${dtype}`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 }), x);
+      return pull(data(y.shape, 9, dtype)) as NDArray[];
+    });
+    same(`adaptive 13->6 vjp ${dtype}`, () => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: 6 }), x13);
+      return pull(data(y.shape, 10, dtype)) as NDArray[];
+    });
+  }
+});
+
+Deno.test("window kernels: raw primitives on hand-made geometries (empty windows, all-padding, int32)", () => {
+  if (!has()) return;
+  const ax = (size: number, starts: number[], counts: number[], dilation = 1): WindowAxis => ({
+    size,
+    starts: Int32Array.from(starts),
+    counts: Int32Array.from(counts),
+    dilation,
+  });
+  const geoms: WindowAxis[][] = [
+    [ax(5, [-3, 0, 4, 6], [2, 0, 3, 1])], // all-padding, empty, clipped and out-of-range windows
+    [ax(4, [0, 1], [4, 3], 1), ax(6, [-1, 2, 5], [3, 2, 2], 2)],
+    [ax(3, [0], [3]), ax(2, [0, 1], [1, 1]), ax(7, [-2, 0, 2, 4], [3, 3, 3, 3], 2)],
+  ];
+  for (const [gi, axes] of geoms.entries()) {
+    const S = axes.map((a) => a.size), O = axes.map((a) => a.starts.length);
+    for (const dtype of ["float32", "float64", "int32"] as const) {
+      const x = dtype === "int32"
+        ? ts.array(Int32Array.from({ length: 6 * S.reduce((a, b) => a * b) }, (_, i) => (i * 7919) % 13 - 6), {
+          shape: [6, ...S],
+          dtype,
+        })
+        : data([6, ...S], 40 + gi, dtype, gi === 1, gi === 2);
+      const g = dtype === "int32" ? x : data([6, ...O], 50 + gi, dtype);
+      same(`geometry ${gi} ${dtype} windowSum`, () => make("windowSum", [x], { axes }, [6, ...O], dtype));
+      same(`geometry ${gi} ${dtype} windowArgmax`, () => make("windowArgmax", [x], { axes }, [6, ...O], "int32"));
+      if (dtype !== "int32") {
+        same(`geometry ${gi} ${dtype} windowSumT`, () => make("windowSumT", [g], { axes }, [6, ...S], dtype));
+      }
+    }
+  }
+});
+
+Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, inner > 1, errors", () => {
+  if (!has()) return;
+  for (const dtype of ["float32", "float64"] as const) {
+    const base = data([3, 10], 1, dtype);
+    const upd = data([3, 4], 2, dtype);
+    const uniq = ts.array([[0, 9, 3, -1], [1, 2, 5, 4], [7, 6, 0, -3]], { dtype: "int32" });
+    const dup = ts.array([[0, 0, 3, -10], [1, 2, 5, 4], [7, 7, 7, 7]], { dtype: "int32" });
+    same(`${dtype} unique`, () => ts.scatterAdd(base, uniq, upd, 1));
+    same(`${dtype} duplicates`, () => ts.scatterAdd(base, dup, upd, 1));
+    const b3 = data([4, 3, 2], 3, dtype), u3 = data([2, 3, 2], 4, dtype);
+    const i3 = ts.array([[[0, 3], [1, 1], [2, 0]], [[3, 3], [0, 2], [1, 2]]], { dtype: "int32" });
+    same(`${dtype} axis 0 (inner > 1)`, () => ts.scatterAdd(b3, i3, u3, 0));
+    same(`${dtype} unpool round trip`, () => {
+      const xx = data([2, 3, 6, 6], 12, dtype);
+      const r = ts.maxPool2d(xx, { kernelSize: 2, returnIndices: true });
+      return ts.maxUnpool2d(r.values, r.indices, { kernelSize: 2 });
+    });
+    const bad = ts.array([[0, 10, 3, 1], [1, 2, 5, 4], [7, 6, 0, 1]], { dtype: "int32" });
+    withBackend("wasm", () => {
+      assertThrows(() => ts.scatterAdd(base, bad, upd, 1).dataSync(), RangeError, "index out of range");
+    });
+  }
+  // the stamps must not leak across calls: the same slots in a second call are not duplicates
+  const b = ts.zeros([1, 4]), u = ts.ones([1, 2]), i = ts.array([[1, 2]], { dtype: "int32" });
+  withBackend("wasm", () => {
+    for (let k = 0; k < 3; k++) assertEquals(Array.from(ts.scatterAdd(b, i, u, 1).dataSync()), [0, 1, 1, 0]);
+  });
+  assert(true);
+});
