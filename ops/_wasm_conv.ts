@@ -17,7 +17,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { type Geo3, geo3 } from "./_conv_kernels.ts";
-import { GEMM_AVAILABLE, gemmBatchedF32 } from "./_wasm_gemm.ts";
+import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32 } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -30,9 +30,14 @@ function reference(node: Node, inputs: TypedArray[]): TypedArray {
   }
 }
 
-/** Floats of im2col scratch per GEMM dispatch; larger batches are split into chunks of images. */
-export const tuning: { colBudget: number; depthwiseMaxCog: number } = {
-  colBudget: 1 << 24,
+/**
+ * Floats of im2col scratch per GEMM dispatch: `batchBudget` when whole images
+ * are batched, `block` when one image is split into blocks of output rows;
+ * groups up to `depthwiseMaxCog` outputs with one input channel run direct.
+ */
+export const tuning: { batchBudget: number; block: number; depthwiseMaxCog: number } = {
+  batchBudget: 1 << 20,
+  block: 1 << 18,
   depthwiseMaxCog: 8,
 };
 
@@ -98,10 +103,21 @@ function pointwise(q: Geo3): boolean {
 // ---------------------------------------------------------------- im2col / col2im
 
 /**
- * cols[r, p] (row r = c·Ksz + t at dst[dOff + r·ld], p < Osz) = x[xOff + c·Ssz + idx(t, p)],
- * 0 in the padding, for the Cig channels of one image and group.
+ * cols[r, j] (row r = c·Ksz + t at dst[dOff + r·ld]) = x[xOff + c·Ssz + idx(t, p)], 0 in the
+ * padding, for the Cig channels of one image and group and the output rows
+ * ρ0 <= ρ < ρ1 (ρ = p0·O1 + p1, each O2 positions; j = (ρ - ρ0)·O2 + p2).
  */
-function im2col(q: Geo3, tp: Taps, x: Float32Array, xOff: number, dst: Float32Array, dOff: number, ld: number): void {
+function im2col(
+  q: Geo3,
+  tp: Taps,
+  x: Float32Array,
+  xOff: number,
+  dst: Float32Array,
+  dOff: number,
+  ld: number,
+  rho0: number,
+  rho1: number,
+): void {
   const { Cig, Ssz, Ksz } = q;
   const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
@@ -114,25 +130,22 @@ function im2col(q: Geo3, tp: Taps, x: Float32Array, xOff: number, dst: Float32Ar
         for (let t2 = 0; t2 < K2; t2++, r++) {
           const l = lo[t2], h = hi[t2], o2 = off[t2];
           let d = dOff + r * ld;
-          for (let p0 = 0; p0 < O0; p0++) {
-            const i0 = A[t0 * O0 + p0];
-            if (i0 < 0) {
-              dst.fill(0, d, d + O1 * O2);
-              d += O1 * O2;
+          let p0 = Math.floor(rho0 / O1), p1 = rho0 - p0 * O1;
+          for (let rho = rho0; rho < rho1; rho++, d += O2) {
+            const i0 = A[t0 * O0 + p0], i1 = B[t1 * O1 + p1];
+            if (++p1 === O1) {
+              p1 = 0;
+              p0++;
+            }
+            if (i0 < 0 || i1 < 0) {
+              for (let p = 0; p < O2; p++) dst[d + p] = 0;
               continue;
             }
-            for (let p1 = 0; p1 < O1; p1++, d += O2) {
-              const i1 = B[t1 * O1 + p1];
-              if (i1 < 0) {
-                for (let p = 0; p < O2; p++) dst[d + p] = 0;
-                continue;
-              }
-              const s = xb + (i0 * S1 + i1) * S2 + o2;
-              for (let p = 0; p < l; p++) dst[d + p] = 0;
-              if (s2 === 1) { for (let p = l; p < h; p++) dst[d + p] = x[s + p]; }
-              else for (let p = l; p < h; p++) dst[d + p] = x[s + p * s2];
-              for (let p = h; p < O2; p++) dst[d + p] = 0;
-            }
+            const s = xb + (i0 * S1 + i1) * S2 + o2;
+            for (let p = 0; p < l; p++) dst[d + p] = 0;
+            if (s2 === 1) { for (let p = l; p < h; p++) dst[d + p] = x[s + p]; }
+            else for (let p = l; p < h; p++) dst[d + p] = x[s + p * s2];
+            for (let p = h; p < O2; p++) dst[d + p] = 0;
           }
         }
       }
@@ -140,12 +153,57 @@ function im2col(q: Geo3, tp: Taps, x: Float32Array, xOff: number, dst: Float32Ar
   }
 }
 
-/** The adjoint of `im2col`: dx[xOff + c·Ssz + idx(t, p)] += cols[r, p]. */
-function col2im(q: Geo3, tp: Taps, col: Float32Array, cOff: number, ld: number, dx: Float32Array, xOff: number): void {
+/** The adjoint of `im2col` (same arguments): dx[xOff + c·Ssz + idx(t, p)] += cols[r, j]. */
+function col2im(
+  q: Geo3,
+  tp: Taps,
+  col: Float32Array,
+  cOff: number,
+  ld: number,
+  dx: Float32Array,
+  xOff: number,
+  rho0: number,
+  rho1: number,
+): void {
   const { Cig, Ssz, Ksz } = q;
   const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
   const { A, B, off, lo, hi } = tp;
+  // Three taps along a unit-stride innermost axis: one pass over each dx row
+  // adds all three where they all land ([a, b)), per-tap loops at the edges.
+  const three = K2 === 3 && s2 === 1;
+  const a = three ? Math.max(lo[0] + off[0], lo[1] + off[1], lo[2] + off[2]) : 0;
+  const b = three ? Math.min(hi[0] + off[0], hi[1] + off[1], hi[2] + off[2]) : 0;
+  if (three && a < b) {
+    const e0 = off[0], e1 = off[1], e2 = off[2];
+    for (let c = 0; c < Cig; c++) {
+      const xb = xOff + c * Ssz;
+      let r = c * Ksz;
+      for (let t0 = 0; t0 < K0; t0++) {
+        for (let t1 = 0; t1 < K1; t1++, r += 3) {
+          let d = cOff + r * ld;
+          let p0 = Math.floor(rho0 / O1), p1 = rho0 - p0 * O1;
+          for (let rho = rho0; rho < rho1; rho++, d += O2) {
+            const i0 = A[t0 * O0 + p0], i1 = B[t1 * O1 + p1];
+            if (++p1 === O1) {
+              p1 = 0;
+              p0++;
+            }
+            if (i0 < 0 || i1 < 0) continue;
+            const s = xb + (i0 * S1 + i1) * S2;
+            const d0 = d - e0, d1 = d + ld - e1, d2 = d + 2 * ld - e2;
+            for (let i = a; i < b; i++) dx[s + i] += col[d0 + i] + col[d1 + i] + col[d2 + i];
+            for (let t = 0, dt = d; t < 3; t++, dt += ld) {
+              const o = off[t], lt = lo[t] + o, ht = hi[t] + o, st = dt - o;
+              for (let i = lt; i < a && i < ht; i++) dx[s + i] += col[st + i];
+              for (let i = Math.max(b, lt); i < ht; i++) dx[s + i] += col[st + i];
+            }
+          }
+        }
+      }
+    }
+    return;
+  }
   for (let c = 0; c < Cig; c++) {
     const xb = xOff + c * Ssz;
     let r = c * Ksz;
@@ -155,19 +213,17 @@ function col2im(q: Geo3, tp: Taps, col: Float32Array, cOff: number, ld: number, 
           const l = lo[t2], h = hi[t2], o2 = off[t2];
           if (l >= h) continue;
           let d = cOff + r * ld;
-          for (let p0 = 0; p0 < O0; p0++) {
-            const i0 = A[t0 * O0 + p0];
-            if (i0 < 0) {
-              d += O1 * O2;
-              continue;
+          let p0 = Math.floor(rho0 / O1), p1 = rho0 - p0 * O1;
+          for (let rho = rho0; rho < rho1; rho++, d += O2) {
+            const i0 = A[t0 * O0 + p0], i1 = B[t1 * O1 + p1];
+            if (++p1 === O1) {
+              p1 = 0;
+              p0++;
             }
-            for (let p1 = 0; p1 < O1; p1++, d += O2) {
-              const i1 = B[t1 * O1 + p1];
-              if (i1 < 0) continue;
-              const s = xb + (i0 * S1 + i1) * S2 + o2;
-              if (s2 === 1) { for (let p = l; p < h; p++) dx[s + p] += col[d + p]; }
-              else for (let p = l; p < h; p++) dx[s + p * s2] += col[d + p];
-            }
+            if (i0 < 0 || i1 < 0) continue;
+            const s = xb + (i0 * S1 + i1) * S2 + o2;
+            if (s2 === 1) { for (let p = l; p < h; p++) dx[s + p] += col[d + p]; }
+            else for (let p = l; p < h; p++) dx[s + p * s2] += col[d + p];
           }
         }
       }
@@ -175,10 +231,20 @@ function col2im(q: Geo3, tp: Taps, col: Float32Array, cOff: number, ld: number, 
   }
 }
 
-/** Images per GEMM dispatch so that `perImage` floats of scratch each stay within the budget (balanced chunks). */
-function chunkOf(N: number, perImage: number): number {
-  const chunks = Math.max(1, Math.ceil((N * perImage) / tuning.colBudget));
-  return Math.ceil(N / Math.min(N, chunks));
+/**
+ * How to split the work: `nb` images per GEMM dispatch (whole images batched,
+ * when one image's scratch of `perImage` floats is small), else one image and
+ * group at a time in blocks of `rows` output rows (ρ), so the scratch stays
+ * in cache between im2col, the GEMM's copy of it, and col2im.
+ */
+function plan(q: Geo3, perImage: number, perRow: number): { nb: number; rows: number } {
+  const rowsTotal = q.O[0] * q.O[1];
+  if (2 * perImage <= tuning.batchBudget || q.N === 1 && perImage <= tuning.batchBudget) {
+    const chunks = Math.max(1, Math.ceil((q.N * perImage) / tuning.batchBudget));
+    return { nb: Math.ceil(q.N / Math.min(q.N, chunks)), rows: rowsTotal };
+  }
+  const blocks = Math.max(1, Math.ceil((rowsTotal * perRow) / tuning.block));
+  return { nb: 0, rows: Math.ceil(rowsTotal / Math.min(rowsTotal, blocks)) };
 }
 
 /** w replicated `times` times ([times·Cout, R]), so a batch over (image, group) can step through the groups. */
@@ -193,9 +259,8 @@ function replicate(w: Float32Array, times: number): Float32Array {
 function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const out = new Float32Array(N * Cout * Osz);
-  const R = Cig * Ksz;
-  if (out.length === 0) return out;
-  if (R === 0) return out;
+  const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
+  if (out.length === 0 || R === 0) return out;
   if (pointwise(q)) {
     // y[n,g] = W_g[Cog, Cig] · x[n,g][Cig, S]
     const wr = G === 1 ? w : replicate(w, N);
@@ -203,34 +268,47 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
     return out;
   }
   const tp = taps(q);
-  const nb = chunkOf(N, G * R * Osz);
-  const cols = buf(0, nb * G * R * Osz);
-  const wr = G === 1 ? w : replicate(w, nb);
-  for (let n0 = 0; n0 < N; n0 += nb) {
-    const m = Math.min(nb, N - n0);
-    for (let b = 0; b < m * G; b++) {
-      const n = n0 + Math.floor(b / G), g = b % G;
-      im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, b * R * Osz, Osz);
+  const { nb, rows } = plan(q, G * R * Osz, R * O2);
+  if (nb > 0) {
+    const cols = buf(0, nb * G * R * Osz);
+    const wr = G === 1 ? w : replicate(w, nb);
+    for (let n0 = 0; n0 < N; n0 += nb) {
+      const m = Math.min(nb, N - n0);
+      for (let b = 0; b < m * G; b++) {
+        const n = n0 + Math.floor(b / G), g = b % G;
+        im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, b * R * Osz, Osz, 0, rowsTotal);
+      }
+      // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
+      gemmBatchedF32(
+        m * G,
+        Cog,
+        Osz,
+        R,
+        wr,
+        0,
+        G === 1 ? 0 : Cog * R,
+        R,
+        cols,
+        0,
+        R * Osz,
+        Osz,
+        out,
+        n0 * Cout * Osz,
+        Cog * Osz,
+        Osz,
+      );
     }
-    // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
-    gemmBatchedF32(
-      m * G,
-      Cog,
-      Osz,
-      R,
-      wr,
-      0,
-      G === 1 ? 0 : Cog * R,
-      R,
-      cols,
-      0,
-      R * Osz,
-      Osz,
-      out,
-      n0 * Cout * Osz,
-      Cog * Osz,
-      Osz,
-    );
+    return out;
+  }
+  const cols = buf(0, R * rows * O2);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      for (let r0 = 0; r0 < rowsTotal; r0 += rows) {
+        const r1 = Math.min(rowsTotal, r0 + rows), P = (r1 - r0) * O2;
+        im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, 0, P, r0, r1);
+        gemmF32(Cog, P, R, w, g * Cog * R, R, cols, 0, P, out, (n * Cout + g * Cog) * Osz + r0 * O2, Osz);
+      }
+    }
   }
   return out;
 }
@@ -238,9 +316,8 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
 function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const dx = new Float32Array(N * Cin * Ssz);
-  const R = Cig * Ksz;
-  if (dx.length === 0 || R === 0) return dx;
-  if (Osz === 0 || Cog === 0) return dx;
+  const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
+  if (dx.length === 0 || R === 0 || Osz === 0 || Cog === 0) return dx;
   if (pointwise(q)) {
     // dx[n,g][Cig, S] = W_gᵀ · gy[n,g][Cog, S]
     const wr = G === 1 ? w : replicate(w, N);
@@ -267,35 +344,48 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
     return dx;
   }
   const tp = taps(q);
-  const nb = chunkOf(N, G * R * Osz);
-  const cols = buf(0, nb * G * R * Osz);
-  const wr = G === 1 ? w : replicate(w, nb);
-  for (let n0 = 0; n0 < N; n0 += nb) {
-    const m = Math.min(nb, N - n0);
-    // cols[n,g][R, O] = W_gᵀ[R, Cog] · gy[n,g][Cog, O]
-    gemmBatchedF32(
-      m * G,
-      R,
-      Osz,
-      Cog,
-      wr,
-      0,
-      G === 1 ? 0 : Cog * R,
-      R,
-      gy,
-      n0 * Cout * Osz,
-      Cog * Osz,
-      Osz,
-      cols,
-      0,
-      R * Osz,
-      Osz,
-      false,
-      true,
-    );
-    for (let b = 0; b < m * G; b++) {
-      const n = n0 + Math.floor(b / G), g = b % G;
-      col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz);
+  const { nb, rows } = plan(q, G * R * Osz, R * O2);
+  if (nb > 0) {
+    const cols = buf(0, nb * G * R * Osz);
+    const wr = G === 1 ? w : replicate(w, nb);
+    for (let n0 = 0; n0 < N; n0 += nb) {
+      const m = Math.min(nb, N - n0);
+      // cols[n,g][R, O] = W_gᵀ[R, Cog] · gy[n,g][Cog, O]
+      gemmBatchedF32(
+        m * G,
+        R,
+        Osz,
+        Cog,
+        wr,
+        0,
+        G === 1 ? 0 : Cog * R,
+        R,
+        gy,
+        n0 * Cout * Osz,
+        Cog * Osz,
+        Osz,
+        cols,
+        0,
+        R * Osz,
+        Osz,
+        false,
+        true,
+      );
+      for (let b = 0; b < m * G; b++) {
+        const n = n0 + Math.floor(b / G), g = b % G;
+        col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz, 0, rowsTotal);
+      }
+    }
+    return dx;
+  }
+  const cols = buf(0, R * rows * O2);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      for (let r0 = 0; r0 < rowsTotal; r0 += rows) {
+        const r1 = Math.min(rowsTotal, r0 + rows), P = (r1 - r0) * O2;
+        gemmF32(R, P, Cog, w, g * Cog * R, R, gy, (n * Cout + g * Cog) * Osz + r0 * O2, Osz, cols, 0, P, false, true);
+        col2im(q, tp, cols, 0, P, dx, (n * Cin + g * Cig) * Ssz, r0, r1);
+      }
     }
   }
   return dx;
@@ -303,29 +393,45 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
 
 function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
-  const R = Cig * Ksz;
+  const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
   const dw = new Float32Array(Cout * R);
   if (dw.length === 0 || N * Osz === 0) return dw;
   const tp = taps(q);
-  const nb = chunkOf(N, G * (R + Cog) * Osz);
-  const L = nb * Osz; // the GEMM depth: (image, output position) of a chunk
-  const cols = buf(0, G * R * L);
-  const gt = buf(1, G * Cog * L);
-  for (let n0 = 0; n0 < N; n0 += nb) {
-    const m = Math.min(nb, N - n0), Lm = m * Osz;
-    // cols_g[R, (n, p)] and gyᵀ... gt_g[Cog, (n, p)], each image one column block
-    for (let nn = 0; nn < m; nn++) {
-      const n = n0 + nn;
-      for (let g = 0; g < G; g++) {
-        im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, g * R * Lm + nn * Osz, Lm);
-        for (let o = 0; o < Cog; o++) {
-          const src = (n * Cout + g * Cog + o) * Osz;
-          gt.set(gy.subarray(src, src + Osz), (g * Cog + o) * Lm + nn * Osz);
+  const { nb, rows } = plan(q, G * (R + Cog) * Osz, R * O2);
+  if (nb > 0) {
+    const L = nb * Osz; // the GEMM depth: (image, output position) of a chunk
+    const cols = buf(0, G * R * L);
+    const gt = buf(1, G * Cog * L);
+    for (let n0 = 0; n0 < N; n0 += nb) {
+      const m = Math.min(nb, N - n0), Lm = m * Osz;
+      // cols_g[R, (n, p)] and gt_g[Cog, (n, p)] (gy regrouped), each image one column block
+      for (let nn = 0; nn < m; nn++) {
+        const n = n0 + nn;
+        for (let g = 0; g < G; g++) {
+          im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, g * R * Lm + nn * Osz, Lm, 0, rowsTotal);
+          for (let o = 0; o < Cog; o++) {
+            const src = (n * Cout + g * Cog + o) * Osz;
+            gt.set(gy.subarray(src, src + Osz), (g * Cog + o) * Lm + nn * Osz);
+          }
         }
       }
+      // dW_g[Cog, R] (+)= gt_g[Cog, L] · cols_g[R, L]ᵀ
+      gemmBatchedF32(G, Cog, R, Lm, gt, 0, Cog * Lm, Lm, cols, 0, R * Lm, Lm, dw, 0, Cog * R, R, n0 > 0, false, true);
     }
-    // dW_g[Cog, R] (+)= gt_g[Cog, L] · cols_g[R, L]ᵀ
-    gemmBatchedF32(G, Cog, R, Lm, gt, 0, Cog * Lm, Lm, cols, 0, R * Lm, Lm, dw, 0, Cog * R, R, n0 > 0, false, true);
+    return dw;
+  }
+  const cols = buf(0, R * rows * O2);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      for (let r0 = 0; r0 < rowsTotal; r0 += rows) {
+        const r1 = Math.min(rowsTotal, r0 + rows), P = (r1 - r0) * O2;
+        im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, 0, P, r0, r1);
+        // dW_g[Cog, R] += gy[n,g][Cog, block] · cols[R, block]ᵀ
+        const first = n === 0 && r0 === 0;
+        const a0 = (n * Cout + g * Cog) * Osz + r0 * O2;
+        gemmF32(Cog, R, P, gy, a0, Osz, cols, 0, P, dw, g * Cog * R, R, !first, false, true);
+      }
+    }
   }
   return dw;
 }

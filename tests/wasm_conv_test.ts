@@ -5,6 +5,7 @@ import { assert, assertEquals } from "@std/assert";
 import * as ts from "../mod.ts";
 import type { ConvPadding, NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_gemm.ts";
+import { tuning as convTuning } from "../ops/_wasm_conv.ts";
 
 function rng(seed: number): () => number {
   let s = (seed * 7919 + 17) % 2147483647;
@@ -104,6 +105,32 @@ Deno.test("wasm conv: forward, input and weight gradients equal the JS reference
   for (let seed = 1; seed <= 60; seed++) {
     const c = randomCase(seed, 1 + (seed % 3));
     compare(c, seed, `case ${seed} ${JSON.stringify(c)}`);
+  }
+});
+
+Deno.test("wasm conv: images split into blocks of output rows (small scratch budgets) equal the JS reference", () => {
+  const prev = { ...convTuning };
+  try {
+    for (const [batchBudget, block] of [[1, 1], [64, 200], [5000, 700]]) {
+      Object.assign(convTuning, { batchBudget, block });
+      for (let seed = 61; seed <= 90; seed++) {
+        const c = randomCase(seed, 1 + (seed % 3));
+        compare(c, seed, `budget ${batchBudget}/${block} case ${seed} ${JSON.stringify(c)}`);
+      }
+      const big: Case = {
+        r: 2,
+        N: 2,
+        Cin: 5,
+        Cout: 6,
+        S: [13, 11],
+        K: [3, 3],
+        opts: { padding: [[1, 2], [2, 0]], dilation: [1, 2] },
+      };
+      compare(big, 7, `budget ${batchBudget}/${block} 3x3`);
+      compare({ ...big, K: [3, 5], opts: { stride: [2, 1], padding: 1 } }, 8, `budget ${batchBudget}/${block} 3x5`);
+    }
+  } finally {
+    Object.assign(convTuning, prev);
   }
 });
 
