@@ -111,11 +111,40 @@ function finish(node: Node, buffer: TypedArray): void {
 // Ops that leave the row-major data unchanged: realized, they share the buffer.
 const SAME_DATA: ReadonlySet<Prim> = new Set<Prim>(["reshape", "alias", "stopGradient", "custom"]);
 
+/**
+ * A fused fast path over a small subgraph (see `_window_kernels.ts`): given
+ * an unrealized node, returns its buffer, computed without materializing the
+ * intermediates it fuses, or null to leave the node to the normal schedule.
+ * `uses(n)` is n's effective use count in this schedule; `input(n)` realizes
+ * n and returns its buffer.
+ */
+export type Pattern = (
+  node: Node,
+  uses: (n: Node) => number,
+  input: (n: Node) => TypedArray,
+) => { buffer: TypedArray; name: string } | null;
+const patterns: Pattern[] = [];
+
+/** Register a fused fast path; it must produce exactly what the composition it replaces produces. */
+export function registerPattern(p: Pattern): void {
+  patterns.push(p);
+}
+
 function realizeNode(node: Node, uses: Uses): void {
   if (node.buffer) return;
   if (SAME_DATA.has(node.op)) {
     realizeNode(node.inputs[0], uses);
     return finish(node, node.inputs[0].buffer!);
+  }
+  for (const pattern of patterns) {
+    const r = pattern(node, (n) => uses.get(n) ?? 0, (n) => {
+      realizeNode(n, uses);
+      return n.buffer!;
+    });
+    if (r) {
+      log(`${r.name} [${node.shape}]`);
+      return finish(node, r.buffer);
+    }
   }
   if (FUSIBLE.has(node.op)) return runFused(node, uses);
   for (const input of node.inputs) realizeNode(input, uses);

@@ -15,6 +15,7 @@
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
+import { registerPattern } from "./_schedule.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -81,11 +82,37 @@ function axisInfo(a: WindowAxis): AxisInfo {
   return { L, O, d, starts: a.starts, lo, hi, regular, k, s, s0, ilo, ihi };
 }
 
-type Mode = "sum" | "argmax" | "sumT";
+/**
+ * sum: windowSum (optionally divided by a per-cell divisor, as
+ * `div(windowSum(x), D)`); argmax: windowArgmax; max: the gather of x at the
+ * window argmax; sumT: windowSumT (optionally of `div(g, D)`); argmaxT: the
+ * scatterAdd of g at the window argmax onto a constant base.
+ */
+type Mode = "sum" | "argmax" | "max" | "sumT" | "argmaxT";
+
+interface Options {
+  /** divide by D[cell] (sum: after rounding the sum to the dtype; sumT: g / D rounded to the dtype) */
+  div?: boolean;
+  /** the dtype is float32: intermediate values round through Math.fround */
+  f32?: boolean;
+}
+
+type KernelFn = (
+  x: TypedArray,
+  out: TypedArray,
+  P: number,
+  T: Int32Array[],
+  scr: Float64Array,
+  g: TypedArray | null,
+  D: TypedArray | null,
+  base: number,
+) => void;
 
 interface Plan {
-  fn: (x: TypedArray, out: TypedArray, P: number, T: Int32Array[], scr: Float64Array) => void;
+  fn: KernelFn;
+  /** input cells per plane */
   S: number;
+  /** output cells per plane */
   O: number;
   tables: Int32Array[];
 }
@@ -97,19 +124,29 @@ function geometryKey(axes: WindowAxis[]): string {
 const plans = new Map<string, Plan>();
 const MAX_UNROLL = 64;
 
-function plan(mode: Mode, axes: WindowAxis[]): Plan {
-  const key = `${mode}|${geometryKey(axes)}`;
+function plan(mode: Mode, axes: WindowAxis[], opts: Options = {}): Plan {
+  const key = `${mode}|${opts.div ? 1 : 0}|${opts.f32 ? 1 : 0}|${geometryKey(axes)}`;
   let p = plans.get(key);
   if (!p) {
-    p = build(mode, axes);
+    p = build(mode, axes, opts);
     if (plans.size > 256) plans.delete(plans.keys().next().value!);
     plans.set(key, p);
   }
   return p;
 }
 
+/** True when no input cell lies in two windows and no window is empty (a scatter needs no accumulator). */
+function disjoint(axes: AxisInfo[]): boolean {
+  return axes.every((a) => {
+    for (let o = 0; o < a.O; o++) if (a.lo[o] >= a.hi[o]) return false;
+    if (a.O <= 1) return true;
+    if (!a.regular) return false;
+    return a.d === 1 ? a.s >= a.k : a.k === 1 || a.s >= (a.k - 1) * a.d + 1;
+  });
+}
+
 /** Build the kernel source for one mode and geometry. */
-function build(mode: Mode, axesIn: WindowAxis[]): Plan {
+function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   const lifted = [...Array(3 - axesIn.length).fill(TRIVIAL), ...axesIn] as WindowAxis[];
   const [A, B, C] = lifted.map(axisInfo);
   const S = A.L * B.L * C.L, O = A.O * B.O * C.O;
@@ -117,34 +154,47 @@ function build(mode: Mode, axesIn: WindowAxis[]): Plan {
   const tables = [A.starts, A.lo, A.hi, B.starts, B.lo, B.hi, C.starts, C.lo, C.hi];
   const K = A.k * B.k * C.k;
   const unroll = A.regular && B.regular && C.regular && K <= MAX_UNROLL && C.ihi > C.ilo;
+  const FR = (e: string) => (opts.f32 ? `Math.fround(${e})` : e);
+  const isMax = mode === "argmax" || mode === "max" || mode === "argmaxT";
+  // argmaxT: direct stores when windows are disjoint, else a per-plane double accumulator
+  const direct = mode === "argmaxT" && disjoint([A, B, C]);
+  const scatter = mode === "sumT" || (mode === "argmaxT" && !direct);
   const L: string[] = [];
   const push = (s: string) => L.push(s);
   push(
     `const aS = T[0], aLo = T[1], aHi = T[2], bS = T[3], bLo = T[4], bHi = T[5], cS = T[6], cLo = T[7], cHi = T[8];`,
   );
-  // Body for one output cell o (flat over the plane's outputs at `ob_`), generic checked taps.
-  // w = plane-local flat position of tap (0,0,0) is not used here; positions come from the tables.
+  // What a cell does once its argmax is known.
+  const finishMax = (arg: string): string => {
+    const j = `(${arg} < 0 ? ${arg} + ${S} : ${arg})`;
+    if (mode === "argmax") return `out[o] = ${arg};`;
+    if (mode === "max") return `out[o] = x[xb + ${j}];`;
+    return direct ? `out[xb + ${j}] = base + g[o];` : `scr[${j}] += g[o];`;
+  };
+  const sumOut = (s: string) => (opts.div ? `out[o] = ${FR(s)} / D[o - ob0];` : `out[o] = ${s};`);
+  const gvalue = opts.div ? FR(`x[o] / D[o - ob0]`) : `x[o]`;
+  // One output cell, checked taps over the per-axis tables.
   const generic = (): string[] => {
     const g: string[] = [];
     g.push(`{ const sc = cS[oc], lc = cLo[oc], hc = cHi[oc];`);
     if (mode === "sum") g.push(`let s = 0;`);
-    if (mode === "argmax") g.push(`let best = -Infinity, arg = -1;`);
-    if (mode === "sumT") g.push(`const gv = x[o];`);
+    if (isMax) g.push(`let best = -Infinity, arg = -1;`);
+    if (mode === "sumT") g.push(`const gv = ${gvalue};`);
     g.push(`for (let ta = la; ta < ha; ta++) { const ra = (sa + ta * ${A.d}) * ${B.L};`);
     g.push(`for (let tb = lb; tb < hb; tb++) { const rb = (ra + sb + tb * ${B.d}) * ${LC} + sc;`);
     g.push(`for (let tc = lc; tc < hc; tc++) { const i = rb + tc * ${C.d};`);
     if (mode === "sum") g.push(`s += x[xb + i];`);
-    if (mode === "argmax") {
+    if (isMax) {
       g.push(`const v = x[xb + i]; if (arg < 0 || v > best || (v !== v && best === best)) { best = v; arg = i; }`);
     }
     if (mode === "sumT") g.push(`scr[i] += gv;`);
     g.push(`} } }`);
-    if (mode === "sum") g.push(`out[o] = s;`);
-    if (mode === "argmax") g.push(`out[o] = arg;`);
+    if (mode === "sum") g.push(sumOut("s"));
+    if (isMax) g.push(finishMax("arg"));
     g.push(`}`);
     return g;
   };
-  // Unrolled interior body; w = plane-local position of tap (0,0,0).
+  // Unrolled interior cell; w = plane-local position of tap (0,0,0).
   const offsets: number[] = [];
   for (let ta = 0; ta < A.k; ta++) {
     for (let tb = 0; tb < B.k; tb++) {
@@ -155,22 +205,23 @@ function build(mode: Mode, axesIn: WindowAxis[]): Plan {
   const interior = (): string[] => {
     const g: string[] = [];
     if (mode === "sum") {
-      g.push(`{ const q = xb + w; out[o] = 0${offsets.map((k) => ` + x[q${off(k)}]`).join("")}; }`);
-    } else if (mode === "argmax") {
+      g.push(`{ const q = xb + w; const s = 0${offsets.map((k) => ` + x[q${off(k)}]`).join("")}; ${sumOut("s")} }`);
+    } else if (isMax) {
       g.push(`{ const q = xb + w; let best = x[q${off(offsets[0])}], arg = ${offsets[0]}, v;`);
       for (let t = 1; t < offsets.length; t++) {
         g.push(
           `v = x[q${off(offsets[t])}]; if (v > best || (v !== v && best === best)) { best = v; arg = ${offsets[t]}; }`,
         );
       }
-      g.push(`out[o] = w + arg; }`);
+      g.push(`${finishMax("(w + arg)")} }`);
     } else {
-      g.push(`{ const gv = x[o];${offsets.map((k) => ` scr[w${off(k)}] += gv;`).join("")} }`);
+      g.push(`{ const gv = ${gvalue};${offsets.map((k) => ` scr[w${off(k)}] += gv;`).join("")} }`);
     }
     return g;
   };
   push(`for (let p = 0; p < P; p++) {`);
-  push(mode === "sumT" ? `let o = p * ${O}; scr.fill(0, 0, ${S});` : `const xb = p * ${S}; let o = p * ${O};`);
+  push(`const xb = p * ${S}, ob0 = p * ${O}; let o = ob0;`);
+  if (scatter) push(mode === "sumT" ? `scr.fill(0, 0, ${S});` : `scr.fill(base, 0, ${S});`);
   push(`for (let oa = 0; oa < ${A.O}; oa++) { const sa = aS[oa], la = aLo[oa], ha = aHi[oa];`);
   push(`for (let ob = 0; ob < ${B.O}; ob++) { const sb = bS[ob], lb = bLo[ob], hb = bHi[ob];`);
   if (unroll) {
@@ -193,33 +244,153 @@ function build(mode: Mode, axesIn: WindowAxis[]): Plan {
   push(`}`);
   if (unroll) push(`}`);
   push(`} }`);
-  if (mode === "sumT") push(`out.set(scr.subarray(0, ${S}), p * ${S});`);
+  if (scatter) push(`out.set(scr.subarray(0, ${S}), xb);`);
   push(`}`);
-  const fn = new Function("x", "out", "P", "T", "scr", L.join("\n")) as Plan["fn"];
+  const fn = new Function("x", "out", "P", "T", "scr", "g", "D", "base", L.join("\n")) as KernelFn;
   return { fn, S, O, tables };
 }
 
 let scratch = new Float64Array(4096);
 
-function runWindow(mode: Mode, node: Node, x: TypedArray): TypedArray {
-  const axes = (node as Node<"windowSum">).params.axes;
-  const p = plan(mode, axes);
+/**
+ * Run one window kernel: `x` is the window input (the cotangent for sumT),
+ * `g` the updates of argmaxT, `D` the per-cell divisor, `base` argmaxT's
+ * constant base value.
+ */
+function runWindow(
+  mode: Mode,
+  axes: WindowAxis[],
+  dtype: Node["dtype"],
+  x: TypedArray,
+  opts: Options = {},
+  g: TypedArray | null = null,
+  D: TypedArray | null = null,
+  base = 0,
+): TypedArray {
+  const p = plan(mode, axes, opts);
   const inner = mode === "sumT" ? p.O : p.S;
   const P = inner === 0 ? 0 : x.length / inner;
-  const out = allocate(node.dtype, P * (mode === "sumT" ? p.S : p.O));
-  if (mode === "sumT" && scratch.length < p.S) scratch = new Float64Array(p.S);
-  if (P > 0) p.fn(x, out, P, p.tables, scratch);
+  const outInner = mode === "sumT" || mode === "argmaxT" ? p.S : p.O;
+  const out = allocate(dtype, P * outInner);
+  if (scratch.length < p.S) scratch = new Float64Array(p.S);
+  if (mode === "argmaxT" && base !== 0) out.fill(base);
+  if (P > 0) p.fn(x, out, P, p.tables, scratch, g, D, base);
   return out;
 }
 
 /** The generated source of one window kernel (for tests and debugging). */
-export function _windowKernelSource(mode: Mode, axes: WindowAxis[]): string {
-  return plan(mode, axes).fn.toString();
+export function _windowKernelSource(mode: Mode, axes: WindowAxis[], opts: Options = {}): string {
+  return plan(mode, axes, opts).fn.toString();
 }
 
-registerKernel("wasm", "windowSum", (node, [x]) => runWindow("sum", node, x));
-registerKernel("wasm", "windowSumT", (node, [g]) => runWindow("sumT", node, g));
-registerKernel("wasm", "windowArgmax", (node, [x]) => runWindow("argmax", node, x));
+const axesOf = (node: Node): WindowAxis[] => (node as Node<"windowSum">).params.axes;
+registerKernel("wasm", "windowSum", (node, [x]) => runWindow("sum", axesOf(node), node.dtype, x));
+registerKernel("wasm", "windowSumT", (node, [g]) => runWindow("sumT", axesOf(node), node.dtype, g));
+registerKernel("wasm", "windowArgmax", (node, [x]) => runWindow("argmax", axesOf(node), "int32", x));
+
+// ---------------------------------------------------------------- fused fast paths
+//
+// The pooling ops compose window primitives with gather, scatterAdd and a
+// divide (ops/pool.ts); realized one by one each intermediate is a full-size
+// buffer. These patterns compute the composition in one pass, with the same
+// arithmetic as the composed kernels (tests/window_kernels_test.ts checks
+// them against the JS reference, which never fuses):
+//   gather(reshape(x), reshape(windowArgmax(x)))         -> "max"
+//   scatterAdd(fill(v), reshape(windowArgmax(x)), g)      -> "argmaxT"
+//   div(windowSum(x), D)                                  -> "sum" with divisor
+//   windowSumT(div(g, D))                                 -> "sumT" with divisor
+// D is a per-window-cell constant broadcast over the leading axes. A pattern
+// applies only when the intermediate it skips has no other use in the
+// schedule and is not already realized.
+
+const FLOAT = new Set(["float32", "float64"]);
+
+/** The per-plane output count of a window node. */
+function cellsOf(n: Node): number {
+  return sizeOf(axesOf(n).map((a) => a.starts.length));
+}
+
+/** `n` is an unrealized broadcast of an array of exactly the trailing dims of n with `O` cells. */
+function trailingDivisor(n: Node, O: number): Node | null {
+  if (n.buffer || n.op !== "expand") return null;
+  const src = n.inputs[0];
+  if (!src || sizeOf(src.shape) !== O) return null;
+  const off = n.shape.length - src.shape.length;
+  if (off < 0) return null;
+  for (let k = 0; k < src.shape.length; k++) if (src.shape[k] !== n.shape[off + k]) return null;
+  return src;
+}
+
+/** reshape(windowArgmax(x)) with the argmax unrealized and used once: the argmax node. */
+function argmaxBehind(ir: Node, uses: (n: Node) => number): Node | null {
+  if (ir.buffer || ir.op !== "reshape") return null;
+  const am = ir.inputs[0];
+  if (!am || am.buffer || am.op !== "windowArgmax" || uses(am) !== 1) return null;
+  return am;
+}
+
+const last = (n: Node): number => n.shape[n.shape.length - 1];
+const wasmActive = (): boolean => getBackend() === "wasm";
+
+registerPattern((node, uses, input) => {
+  if (node.op !== "gather" || !wasmActive()) return null;
+  const axis = (node as Node<"gather">).params.axis;
+  const [xr, ir] = node.inputs;
+  if (axis !== node.shape.length - 1 || xr.buffer || xr.op !== "reshape") return null;
+  const am = argmaxBehind(ir, uses);
+  if (!am || xr.inputs[0] !== am.inputs[0] || xr.dtype !== node.dtype) return null;
+  const axes = axesOf(am);
+  if (last(xr) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
+  const x = input(am.inputs[0]);
+  return { buffer: runWindow("max", axes, node.dtype, x), name: "windowMax (gather of windowArgmax)" };
+});
+
+registerPattern((node, uses, input) => {
+  if (node.op !== "scatterAdd" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
+  const axis = (node as Node<"scatterAdd">).params.axis;
+  const [base, ir, upd] = node.inputs;
+  if (axis !== node.shape.length - 1 || base.buffer || base.op !== "expand") return null;
+  const fill = base.inputs[0];
+  if (!fill || fill.buffer || fill.op !== "fill" || fill.shape.length !== 0) return null;
+  const am = argmaxBehind(ir, uses);
+  if (!am || upd.dtype !== node.dtype || upd.shape.join() !== ir.shape.join()) return null;
+  const axes = axesOf(am);
+  if (last(node) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
+  const x = input(am.inputs[0]), g = input(upd);
+  const v = (fill as Node<"fill">).params.value;
+  return {
+    buffer: runWindow("argmaxT", axes, node.dtype, x, {}, g, null, v),
+    name: "windowArgmaxT (scatterAdd at windowArgmax)",
+  };
+});
+
+registerPattern((node, uses, input) => {
+  if (node.op !== "binary" || (node as Node<"binary">).params.op !== "div" || !wasmActive()) return null;
+  const [a, b] = node.inputs;
+  if (!FLOAT.has(node.dtype) || a.dtype !== node.dtype || b.dtype !== node.dtype) return null;
+  if (a.buffer || a.op !== "windowSum" || uses(a) !== 1 || a.shape.join() !== node.shape.join()) return null;
+  const O = cellsOf(a);
+  const src = trailingDivisor(b, O);
+  if (!src) return null;
+  const D = input(src), x = input(a.inputs[0]);
+  const opts = { div: true, f32: node.dtype === "float32" };
+  return { buffer: runWindow("sum", axesOf(a), node.dtype, x, opts, null, D), name: "windowSum/div" };
+});
+
+registerPattern((node, uses, input) => {
+  if (node.op !== "windowSumT" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
+  const c = node.inputs[0];
+  if (c.buffer || c.op !== "binary" || (c as Node<"binary">).params.op !== "div" || uses(c) !== 1) return null;
+  const [a, b] = c.inputs;
+  if (c.dtype !== node.dtype || a.dtype !== node.dtype || b.dtype !== node.dtype) return null;
+  if (a.shape.join() !== c.shape.join()) return null;
+  const O = cellsOf(node);
+  const src = trailingDivisor(b, O);
+  if (!src) return null;
+  const D = input(src), g = input(a);
+  const opts = { div: true, f32: node.dtype === "float32" };
+  return { buffer: runWindow("sumT", axesOf(node), node.dtype, g, opts, null, D), name: "windowSumT of div" };
+});
 
 // ---------------------------------------------------------------- scatterAdd
 
