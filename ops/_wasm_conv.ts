@@ -37,7 +37,7 @@ function reference(node: Node, inputs: TypedArray[]): TypedArray {
  */
 export const tuning: { batchBudget: number; block: number; depthwiseMaxCog: number } = {
   batchBudget: 1 << 20,
-  block: 1 << 18,
+  block: 1 << 19,
   depthwiseMaxCog: 8,
 };
 
@@ -239,7 +239,7 @@ function col2im(
  */
 function plan(q: Geo3, perImage: number, perRow: number): { nb: number; rows: number } {
   const rowsTotal = q.O[0] * q.O[1];
-  if (2 * perImage <= tuning.batchBudget || q.N === 1 && perImage <= tuning.batchBudget) {
+  if (perImage <= tuning.batchBudget) {
     const chunks = Math.max(1, Math.ceil((q.N * perImage) / tuning.batchBudget));
     return { nb: Math.ceil(q.N / Math.min(q.N, chunks)), rows: rowsTotal };
   }
