@@ -16,6 +16,7 @@ import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
+import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -95,6 +96,12 @@ interface Options {
   div?: boolean;
   /** the dtype is float32: intermediate values round through Math.fround */
   f32?: boolean;
+  /**
+   * 4-cell groups at the start of each interior row that the wasm kernel has
+   * computed (their results are in `R`: values already copied into `out`, or
+   * the argmax indices for argmaxT); the JS kernel skips them.
+   */
+  pre?: number;
 }
 
 type KernelFn = (
@@ -106,6 +113,7 @@ type KernelFn = (
   g: TypedArray | null,
   D: TypedArray | null,
   base: number,
+  R: Int32Array | null,
 ) => void;
 
 interface Plan {
@@ -115,6 +123,9 @@ interface Plan {
   /** output cells per plane */
   O: number;
   tables: Int32Array[];
+  A: AxisInfo;
+  B: AxisInfo;
+  C: AxisInfo;
 }
 
 function geometryKey(axes: WindowAxis[]): string {
@@ -125,7 +136,7 @@ const plans = new Map<string, Plan>();
 const MAX_UNROLL = 64;
 
 function plan(mode: Mode, axes: WindowAxis[], opts: Options = {}): Plan {
-  const key = `${mode}|${opts.div ? 1 : 0}|${opts.f32 ? 1 : 0}|${geometryKey(axes)}`;
+  const key = `${mode}|${opts.div ? 1 : 0}|${opts.f32 ? 1 : 0}|${opts.pre ?? 0}|${geometryKey(axes)}`;
   let p = plans.get(key);
   if (!p) {
     p = build(mode, axes, opts);
@@ -231,6 +242,11 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
     L.push(...generic());
     push(`}`);
     push(`let w = (sa * ${B.L} + sb) * ${LC} + ${C.s0} + oc * ${C.s};`);
+    const pre = 4 * (opts.pre ?? 0);
+    if (pre > 0 && mode === "argmaxT") {
+      push(`for (const e = oc + ${pre}; oc < e; oc++, o++) { const arg = R[o]; ${finishMax("arg")} }`);
+      push(`w += ${pre * C.s};`);
+    } else if (pre > 0) push(`oc += ${pre}; o += ${pre}; w += ${pre * C.s};`);
     push(`for (; oc < ${C.ihi}; oc++, o++, w += ${C.s}) {`);
     L.push(...interior());
     push(`}`);
@@ -246,8 +262,8 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   push(`} }`);
   if (scatter) push(`out.set(scr.subarray(0, ${S}), xb);`);
   push(`}`);
-  const fn = new Function("x", "out", "P", "T", "scr", "g", "D", "base", L.join("\n")) as KernelFn;
-  return { fn, S, O, tables };
+  const fn = new Function("x", "out", "P", "T", "scr", "g", "D", "base", "R", L.join("\n")) as KernelFn;
+  return { fn, S, O, tables, A, B, C };
 }
 
 let scratch = new Float64Array(4096);
@@ -255,7 +271,8 @@ let scratch = new Float64Array(4096);
 /**
  * Run one window kernel: `x` is the window input (the cotangent for sumT),
  * `g` the updates of argmaxT, `D` the per-cell divisor, `base` argmaxT's
- * constant base value.
+ * constant base value. Float32 sum / max / argmax / argmaxT run the interior
+ * 4-cell groups in wasm SIMD when the geometry allows, the rest in JS.
  */
 function runWindow(
   mode: Mode,
@@ -267,14 +284,27 @@ function runWindow(
   D: TypedArray | null = null,
   base = 0,
 ): TypedArray {
-  const p = plan(mode, axes, opts);
+  let p = plan(mode, axes, opts);
   const inner = mode === "sumT" ? p.O : p.S;
   const P = inner === 0 ? 0 : x.length / inner;
   const outInner = mode === "sumT" || mode === "argmaxT" ? p.S : p.O;
   const out = allocate(dtype, P * outInner);
   if (scratch.length < p.S) scratch = new Float64Array(p.S);
   if (mode === "argmaxT" && base !== 0) out.fill(base);
-  if (P > 0) p.fn(x, out, P, p.tables, scratch, g, D, base);
+  if (P === 0) return out;
+  let R: Int32Array | null = null;
+  if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
+    const wmode = mode === "argmaxT" ? "argmax" : mode;
+    const wk = wasmKernel(wmode, axes, p, !!opts.div);
+    if (wk) {
+      const res = wk.run(x, P, D);
+      const ints = new Int32Array(res.buffer, res.byteOffset, res.length);
+      if (mode === "argmaxT") R = ints;
+      else out.set(mode === "argmax" ? ints : res);
+      p = plan(mode, axes, { ...opts, pre: wk.groups });
+    }
+  }
+  p.fn(x, out, P, p.tables, scratch, g, D, base, R);
   return out;
 }
 
@@ -287,6 +317,219 @@ const axesOf = (node: Node): WindowAxis[] => (node as Node<"windowSum">).params.
 registerKernel("wasm", "windowSum", (node, [x]) => runWindow("sum", axesOf(node), node.dtype, x));
 registerKernel("wasm", "windowSumT", (node, [g]) => runWindow("sumT", axesOf(node), node.dtype, g));
 registerKernel("wasm", "windowArgmax", (node, [x]) => runWindow("argmax", axesOf(node), "int32", x));
+
+// ---------------------------------------------------------------- wasm SIMD
+//
+// For float32 windows whose three axes are regular, a wasm module per
+// geometry computes the interior cells of each interior row, four adjacent
+// cells per step (lanes = cells along the last axis; each tap is one v128
+// load for stride 1, two loads and a shuffle for stride 2, lane inserts
+// otherwise). Sums accumulate in two f64x2 registers from +0 in tap order and
+// round once (the reference's double accumulator); with a divisor the sum is
+// rounded to f32 first, then divided in double and rounded (the fused JS
+// divide). Max keeps the first maximum with the reference's NaN rule by
+// compare-and-select, so the value is the bit pattern of the chosen element;
+// argmax selects the plane-local index the same way.
+
+let useWasm = HAS_SIMD;
+
+/** Turn the wasm SIMD window path off or on (tests compare both against the reference). */
+export function _useWasmWindows(on: boolean): void {
+  useWasm = on && HAS_SIMD;
+}
+
+const SHUF_EVEN = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+const SHUF_HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
+const SHUF_LOWS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const V = {
+  shuffle: 0x0d,
+  i32x4_splat: 0x11,
+  f32x4_replace_lane: 0x20,
+  f32x4_ne: 0x42,
+  f32x4_gt: 0x44,
+  andnot: 0x4f,
+  or: 0x50,
+  bitselect: 0x52,
+  load32_zero: 0x5c,
+  f32x4_demote_f64x2_zero: 0x5e,
+  f64x2_promote_low_f32x4: 0x5f,
+  i32x4_add: 0xae,
+  f64x2_add: 0xf0,
+  f64x2_div: 0xf3,
+} as const;
+
+let memory: WebAssembly.Memory | null = null;
+function ensureMemory(bytes: number): WebAssembly.Memory {
+  if (!memory) memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+  const have = memory.buffer.byteLength;
+  if (have < bytes) memory.grow(Math.ceil((bytes - have) / 65536));
+  return memory;
+}
+
+interface WasmKernel {
+  /** 4-cell groups per interior row */
+  groups: number;
+  /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
+  run(x: Float32Array, P: number, D: TypedArray | null): Float32Array;
+}
+
+const wasmKernels = new Map<string, WasmKernel | null>();
+
+function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, div: boolean): WasmKernel | null {
+  const key = `${mode}|${div ? 1 : 0}|${geometryKey(axes)}`;
+  let k = wasmKernels.get(key);
+  if (k === undefined) {
+    try {
+      k = buildWasm(mode, p, div);
+    } catch {
+      k = null;
+    }
+    if (wasmKernels.size > 256) wasmKernels.delete(wasmKernels.keys().next().value!);
+    wasmKernels.set(key, k);
+  }
+  return k;
+}
+
+function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmKernel | null {
+  const { A, B, C, S, O } = p;
+  if (!(A.regular && B.regular && C.regular)) return null;
+  const groups = Math.floor((C.ihi - C.ilo) / 4);
+  const K = A.k * B.k * C.k;
+  if (groups < 1 || A.ihi <= A.ilo || B.ihi <= B.ilo || K > MAX_UNROLL) return null;
+  const LB = B.L, LC = C.L, sC = C.s;
+  const offsets: number[] = [];
+  for (let ta = 0; ta < A.k; ta++) {
+    for (let tb = 0; tb < B.k; tb++) {
+      for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
+    }
+  }
+  // layout (bytes): x at 0, results at outPtr, divisor at dPtr; sizes depend on P, so the
+  // pointers are parameters: run(P, outPtr, dPtr)
+  const f = new FuncBuilder([I32, I32, I32], []);
+  const [Pp, outPtr, dPtr] = [0, 1, 2];
+  const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32);
+  const addr = f.local(I32), optr = f.local(I32), dptr = f.local(I32), xbase = f.local(I32), obase = f.local(I32);
+  const wv = f.local(V128), best = f.local(V128), idx = f.local(V128), v = f.local(V128), mask = f.local(V128);
+  const lo = f.local(V128), hi = f.local(V128), dv = f.local(V128);
+  const vconst = (bytes: number[]) => f.simd(Simd.v128_const).emit(...bytes);
+  const i32x4 = (a: number[]) => vconst([...new Uint8Array(Int32Array.from(a).buffer)]);
+  const shuffle = (lanes: number[]) => f.simd(V.shuffle).emit(...lanes);
+  const loadTap = (off: number) => {
+    const b = off * 4;
+    if (sC === 1) f.get(addr).simdMem(Simd.v128_load, 0, b);
+    else if (sC === 2) {
+      f.get(addr).simdMem(Simd.v128_load, 0, b).get(addr).simdMem(Simd.v128_load, 0, b + 16);
+      shuffle(SHUF_EVEN);
+    } else {
+      f.get(addr).simdMem(V.load32_zero, 0, b);
+      for (let l = 1; l < 4; l++) f.get(addr).mem(Op.f32_load, 0, b + 4 * l * sC).simd(V.f32x4_replace_lane).emit(l);
+    }
+  };
+  // p loop
+  f.i32(0).set(pl);
+  f.loop();
+  f.get(pl).i32(S * 4).op(Op.i32_mul).set(xbase);
+  f.get(pl).i32(O * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(obase);
+  f.i32(A.ilo).set(oa);
+  f.loop();
+  f.i32(B.ilo).set(ob);
+  f.loop();
+  // w (elements) = ((A.s0 + oa·sA)·LB + B.s0 + ob·sB)·LC + C.s0 + C.ilo·sC; addr = xbase + 4w
+  f.get(oa).i32(A.s).op(Op.i32_mul).i32(A.s0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
+  f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(B.s0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
+  f.i32(C.s0 + C.ilo * sC).op(Op.i32_add);
+  if (mode === "argmax") {
+    f.tee(j).simd(V.i32x4_splat);
+    i32x4([0, sC, 2 * sC, 3 * sC]);
+    f.simd(V.i32x4_add).set(wv);
+    f.get(j);
+  }
+  f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
+  // cell = (oa·OB + ob)·OC + C.ilo
+  f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O).op(Op.i32_mul).i32(C.ilo).op(Op.i32_add);
+  f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
+  f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
+  f.i32(groups).set(j);
+  f.loop();
+  if (mode === "sum") {
+    f.v128Zero().set(lo);
+    f.v128Zero().set(hi);
+    for (const off of offsets) {
+      loadTap(off);
+      f.tee(v).simd(V.f64x2_promote_low_f32x4).get(lo).simd(V.f64x2_add).set(lo);
+      f.get(v).get(v);
+      shuffle(SHUF_HIGH);
+      f.simd(V.f64x2_promote_low_f32x4).get(hi).simd(V.f64x2_add).set(hi);
+    }
+    if (div) {
+      f.get(dptr).simdMem(Simd.v128_load, 0).set(dv);
+      f.get(lo).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
+      f.get(dv).simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(lo);
+      f.get(hi).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
+      f.get(dv).get(dv);
+      shuffle(SHUF_HIGH);
+      f.simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(hi);
+      f.get(dptr).i32(16).op(Op.i32_add).set(dptr);
+    }
+    f.get(optr);
+    f.get(lo).simd(V.f32x4_demote_f64x2_zero).get(hi).simd(V.f32x4_demote_f64x2_zero);
+    shuffle(SHUF_LOWS);
+    f.simdMem(Simd.v128_store, 0);
+  } else {
+    loadTap(offsets[0]);
+    f.set(best);
+    if (mode === "argmax") {
+      f.get(wv);
+      i32x4([offsets[0], offsets[0], offsets[0], offsets[0]]);
+      f.simd(V.i32x4_add).set(idx);
+    }
+    for (let t = 1; t < offsets.length; t++) {
+      loadTap(offsets[t]);
+      // mask = v > best | (v ≠ v & !(best ≠ best))
+      f.tee(v).get(best).simd(V.f32x4_gt);
+      f.get(v).get(v).simd(V.f32x4_ne).get(best).get(best).simd(V.f32x4_ne).simd(V.andnot);
+      f.simd(V.or).set(mask);
+      f.get(v).get(best).get(mask).simd(V.bitselect).set(best);
+      if (mode === "argmax") {
+        f.get(wv);
+        i32x4([offsets[t], offsets[t], offsets[t], offsets[t]]);
+        f.simd(V.i32x4_add).get(idx).get(mask).simd(V.bitselect).set(idx);
+      }
+    }
+    f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0);
+    if (mode === "argmax") {
+      f.get(wv);
+      i32x4([4 * sC, 4 * sC, 4 * sC, 4 * sC]);
+      f.simd(V.i32x4_add).set(wv);
+    }
+  }
+  f.get(addr).i32(16 * sC).op(Op.i32_add).set(addr);
+  f.get(optr).i32(16).op(Op.i32_add).set(optr);
+  f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
+  f.end(); // j
+  f.get(ob).i32(1).op(Op.i32_add).tee(ob).i32(B.ihi).op(Op.i32_lt_s).brIf(0);
+  f.end(); // ob
+  f.get(oa).i32(1).op(Op.i32_add).tee(oa).i32(A.ihi).op(Op.i32_lt_s).brIf(0);
+  f.end(); // oa
+  f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(Pp).op(Op.i32_lt_s).brIf(0);
+  f.end(); // p
+  const m = new ModuleBuilder().importMemory({ module: "env", name: "mem", initial: 1 });
+  m.func(f, "run");
+  const mem = ensureMemory(65536);
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), { env: { mem } });
+  const fn = inst.exports.run as (P: number, outPtr: number, dPtr: number) => void;
+  return {
+    groups,
+    run(x, P, D) {
+      const xBytes = P * S * 4, outPtr = (xBytes + 15) & ~15, dPtr = outPtr + P * O * 4;
+      const mm = ensureMemory(dPtr + (div ? O * 4 + 16 : 0));
+      new Float32Array(mm.buffer, 0, P * S).set(x);
+      if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
+      fn(P, outPtr, dPtr);
+      return new Float32Array(mm.buffer, outPtr, P * O);
+    },
+  };
+}
 
 // ---------------------------------------------------------------- fused fast paths
 //
