@@ -6,6 +6,7 @@ import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
 import { make } from "../ops/_prim.ts";
 import type { WindowAxis } from "../ops/_graph.ts";
+import { _useWasmWindows } from "../ops/_window_kernels.ts";
 import { rng } from "./_util.ts";
 
 function withBackend<T>(name: string, f: () => T): T {
@@ -68,136 +69,253 @@ const has = (): boolean =>
     }
   })();
 
-Deno.test("window kernels: maxPool/avgPool 1-D, 2-D, 3-D forward and gradient equal the JS reference", () => {
-  if (!has()) return;
-  const r = rng(7);
-  const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
-  let cases = 0;
-  for (let trial = 0; trial < 60; trial++) {
-    const nd = 1 + (trial % 3);
-    const dtype = trial % 4 === 3 ? "float64" : "float32";
-    const k = Array.from({ length: nd }, () => ri(1, nd === 3 ? 3 : 4));
-    const s = k.map(() => ri(1, 3));
-    const dil = k.map(() => ri(1, 2));
-    const pMax = k.map((kk, i) => ri(0, Math.floor((dil[i] * (kk - 1) + 1) / 2)));
-    const pAvg = k.map((kk) => ri(0, Math.floor(kk / 2)));
-    const spatial = k.map((kk, i) => dil[i] * (kk - 1) + 1 + ri(0, nd === 3 ? 5 : 9));
-    const shape = [ri(1, 2), ri(1, 3), ...spatial];
-    const ceilMode = trial % 5 === 1;
-    const ties = trial % 6 === 2, special = trial % 7 === 3;
-    const x = data(shape, 100 + trial, dtype, ties, special);
-    const what = `trial ${trial}: ${nd}-D ${dtype} x [${shape}] k [${k}] s [${s}] d [${dil}] ceil ${ceilMode}`;
-    const mp = (a: NDArray) =>
-      (nd === 1 ? ts.maxPool1d : nd === 2 ? ts.maxPool2d : ts.maxPool3d)(a, {
-        kernelSize: k,
-        stride: s,
-        padding: pMax,
-        dilation: dil,
-        ceilMode,
-        returnIndices: true,
+/** Run a test body with the wasm SIMD interior on, then with the generated JS kernels alone. */
+function bothPaths(body: () => void): () => void {
+  return () => {
+    if (!has()) return;
+    try {
+      for (const on of [true, false]) {
+        _useWasmWindows(on);
+        body();
+      }
+    } finally {
+      _useWasmWindows(true);
+    }
+  };
+}
+
+Deno.test(
+  "window kernels: maxPool/avgPool 1-D, 2-D, 3-D forward and gradient equal the JS reference",
+  bothPaths(() => {
+    const r = rng(7);
+    const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
+    let cases = 0;
+    for (let trial = 0; trial < 60; trial++) {
+      const nd = 1 + (trial % 3);
+      const dtype = trial % 4 === 3 ? "float64" : "float32";
+      const k = Array.from({ length: nd }, () => ri(1, nd === 3 ? 3 : 4));
+      const s = k.map(() => ri(1, 3));
+      const dil = k.map(() => ri(1, 2));
+      const pMax = k.map((kk, i) => ri(0, Math.floor((dil[i] * (kk - 1) + 1) / 2)));
+      const pAvg = k.map((kk) => ri(0, Math.floor(kk / 2)));
+      const spatial = k.map((kk, i) => dil[i] * (kk - 1) + 1 + ri(0, nd === 3 ? 5 : 9));
+      const shape = [ri(1, 2), ri(1, 3), ...spatial];
+      const ceilMode = trial % 5 === 1;
+      const ties = trial % 6 === 2, special = trial % 7 === 3;
+      const x = data(shape, 100 + trial, dtype, ties, special);
+      const what = `trial ${trial}: ${nd}-D ${dtype} x [${shape}] k [${k}] s [${s}] d [${dil}] ceil ${ceilMode}`;
+      const mp = (a: NDArray) =>
+        (nd === 1 ? ts.maxPool1d : nd === 2 ? ts.maxPool2d : ts.maxPool3d)(a, {
+          kernelSize: k,
+          stride: s,
+          padding: pMax,
+          dilation: dil,
+          ceilMode,
+          returnIndices: true,
+        });
+      same(`${what} maxPool`, () => {
+        const o = mp(x);
+        return [o.values, o.indices];
       });
-    same(`${what} maxPool`, () => {
-      const o = mp(x);
-      return [o.values, o.indices];
-    });
-    const avgOpts = { kernelSize: k, stride: s, padding: pAvg, ceilMode, countIncludePad: trial % 2 === 0 };
-    const ap = (a: NDArray) => (nd === 1 ? ts.avgPool1d : nd === 2 ? ts.avgPool2d : ts.avgPool3d)(a, avgOpts);
-    same(`${what} avgPool`, () => ap(x));
-    // gradients via vjp (random cotangents)
-    same(`${what} maxPool vjp`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => mp(a).values, x);
-      return pull(data(y.shape, 900 + trial, dtype)) as NDArray[];
-    });
-    same(`${what} avgPool vjp`, () => {
-      const [y, pull] = ts.vjp(ap, x);
-      return pull(data(y.shape, 700 + trial, dtype)) as NDArray[];
-    });
-    cases++;
-  }
-  assertEquals(cases, 60);
-});
+      const avgOpts = { kernelSize: k, stride: s, padding: pAvg, ceilMode, countIncludePad: trial % 2 === 0 };
+      const ap = (a: NDArray) => (nd === 1 ? ts.avgPool1d : nd === 2 ? ts.avgPool2d : ts.avgPool3d)(a, avgOpts);
+      same(`${what} avgPool`, () => ap(x));
+      // gradients via vjp (random cotangents)
+      same(`${what} maxPool vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => mp(a).values, x);
+        return pull(data(y.shape, 900 + trial, dtype)) as NDArray[];
+      });
+      same(`${what} avgPool vjp`, () => {
+        const [y, pull] = ts.vjp(ap, x);
+        return pull(data(y.shape, 700 + trial, dtype)) as NDArray[];
+      });
+      cases++;
+    }
+    assertEquals(cases, 60);
+  }),
+);
 
-Deno.test("window kernels: adaptive pools (regular and irregular bins), global max", () => {
-  if (!has()) return;
-  const r = rng(11);
-  const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
-  for (let trial = 0; trial < 30; trial++) {
-    const dtype = trial % 3 === 2 ? "float64" : "float32";
-    const H = ri(1, 15), W = ri(1, 15);
-    const oh = ri(1, Math.max(1, H + 2)), ow = ri(1, Math.max(1, W + 2));
-    const x = data([ri(1, 2), ri(1, 3), H, W], 300 + trial, dtype, trial % 4 === 1, trial % 5 === 2);
-    const what = `trial ${trial}: ${dtype} [${x.shape}] -> ${oh}x${ow}`;
-    same(`${what} adaptiveAvgPool2d`, () => ts.adaptiveAvgPool2d(x, { outputSize: [oh, ow] }));
-    same(`${what} adaptiveMaxPool2d`, () => {
-      const o = ts.adaptiveMaxPool2d(x, { outputSize: [oh, ow], returnIndices: true });
-      return [o.values, o.indices];
-    });
-    same(`${what} adaptiveAvgPool2d vjp`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: [oh, ow] }), x);
-      return pull(data(y.shape, 500 + trial, dtype)) as NDArray[];
-    });
-    same(`${what} adaptiveMaxPool2d vjp`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveMaxPool2d(a, { outputSize: [oh, ow] }), x);
-      return pull(data(y.shape, 600 + trial, dtype)) as NDArray[];
-    });
-    same(`${what} adaptiveAvgPool1d`, () => ts.adaptiveAvgPool1d(x.reshape([-1, H, W]), { outputSize: ow }));
-    same(`${what} globalMaxPool2d`, () => ts.globalMaxPool2d(x));
-  }
-});
+Deno.test(
+  "window kernels: adaptive pools (regular and irregular bins), global max",
+  bothPaths(() => {
+    const r = rng(11);
+    const ri = (lo: number, hi: number) => lo + Math.floor(((r() + 2) / 4) * (hi - lo + 1));
+    for (let trial = 0; trial < 30; trial++) {
+      const dtype = trial % 3 === 2 ? "float64" : "float32";
+      const H = ri(1, 15), W = ri(1, 15);
+      const oh = ri(1, Math.max(1, H + 2)), ow = ri(1, Math.max(1, W + 2));
+      const x = data([ri(1, 2), ri(1, 3), H, W], 300 + trial, dtype, trial % 4 === 1, trial % 5 === 2);
+      const what = `trial ${trial}: ${dtype} [${x.shape}] -> ${oh}x${ow}`;
+      same(`${what} adaptiveAvgPool2d`, () => ts.adaptiveAvgPool2d(x, { outputSize: [oh, ow] }));
+      same(`${what} adaptiveMaxPool2d`, () => {
+        const o = ts.adaptiveMaxPool2d(x, { outputSize: [oh, ow], returnIndices: true });
+        return [o.values, o.indices];
+      });
+      same(`${what} adaptiveAvgPool2d vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: [oh, ow] }), x);
+        return pull(data(y.shape, 500 + trial, dtype)) as NDArray[];
+      });
+      same(`${what} adaptiveMaxPool2d vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveMaxPool2d(a, { outputSize: [oh, ow] }), x);
+        return pull(data(y.shape, 600 + trial, dtype)) as NDArray[];
+      });
+      same(`${what} adaptiveAvgPool1d`, () => ts.adaptiveAvgPool1d(x.reshape([-1, H, W]), { outputSize: ow }));
+      same(`${what} globalMaxPool2d`, () => ts.globalMaxPool2d(x));
+    }
+  }),
+);
 
-Deno.test("window kernels: the benchmark geometries (2x2 s2, 3x3 s1 p1, adaptive 13->6)", () => {
-  if (!has()) return;
-  for (const dtype of ["float32", "float64"] as const) {
-    const x = data([2, 3, 16, 18], 5, dtype, false, true);
-    const x13 = data([2, 3, 13, 13], 6, dtype);
-    same(`maxPool 2x2 ${dtype}`, () => ts.maxPool2d(x, { kernelSize: 2 }));
-    same(`avgPool 3x3 s1 p1 ${dtype}`, () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
-    same(`adaptive 13->6 ${dtype}`, () => ts.adaptiveAvgPool2d(x13, { outputSize: 6 }));
-    same(`maxPool 2x2 vjp ${dtype}`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
-      return pull(data(y.shape, 8, dtype)) as NDArray[];
-    });
-    same(`avgPool 3x3 vjp ${dtype}`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 }), x);
-      return pull(data(y.shape, 9, dtype)) as NDArray[];
-    });
-    same(`adaptive 13->6 vjp ${dtype}`, () => {
-      const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: 6 }), x13);
-      return pull(data(y.shape, 10, dtype)) as NDArray[];
-    });
-  }
-});
+Deno.test(
+  "window kernels: the benchmark geometries (2x2 s2, 3x3 s1 p1, adaptive 13->6)",
+  bothPaths(() => {
+    for (const dtype of ["float32", "float64"] as const) {
+      const x = data([2, 3, 16, 18], 5, dtype, false, true);
+      const x13 = data([2, 3, 13, 13], 6, dtype);
+      same(`maxPool 2x2 ${dtype}`, () => ts.maxPool2d(x, { kernelSize: 2 }));
+      same(`avgPool 3x3 s1 p1 ${dtype}`, () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
+      same(`adaptive 13->6 ${dtype}`, () => ts.adaptiveAvgPool2d(x13, { outputSize: 6 }));
+      same(`maxPool 2x2 vjp ${dtype}`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
+        return pull(data(y.shape, 8, dtype)) as NDArray[];
+      });
+      same(`avgPool 3x3 vjp ${dtype}`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 }), x);
+        return pull(data(y.shape, 9, dtype)) as NDArray[];
+      });
+      same(`adaptive 13->6 vjp ${dtype}`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: 6 }), x13);
+        return pull(data(y.shape, 10, dtype)) as NDArray[];
+      });
+    }
+  }),
+);
 
-Deno.test("window kernels: raw primitives on hand-made geometries (empty windows, all-padding, int32)", () => {
-  if (!has()) return;
-  const ax = (size: number, starts: number[], counts: number[], dilation = 1): WindowAxis => ({
-    size,
-    starts: Int32Array.from(starts),
-    counts: Int32Array.from(counts),
-    dilation,
-  });
-  const geoms: WindowAxis[][] = [
-    [ax(5, [-3, 0, 4, 6], [2, 0, 3, 1])], // all-padding, empty, clipped and out-of-range windows
-    [ax(4, [0, 1], [4, 3], 1), ax(6, [-1, 2, 5], [3, 2, 2], 2)],
-    [ax(3, [0], [3]), ax(2, [0, 1], [1, 1]), ax(7, [-2, 0, 2, 4], [3, 3, 3, 3], 2)],
-  ];
-  for (const [gi, axes] of geoms.entries()) {
-    const S = axes.map((a) => a.size), O = axes.map((a) => a.starts.length);
-    for (const dtype of ["float32", "float64", "int32"] as const) {
-      const x = dtype === "int32"
-        ? ts.array(Int32Array.from({ length: 6 * S.reduce((a, b) => a * b) }, (_, i) => (i * 7919) % 13 - 6), {
-          shape: [6, ...S],
-          dtype,
-        })
-        : data([6, ...S], 40 + gi, dtype, gi === 1, gi === 2);
-      const g = dtype === "int32" ? x : data([6, ...O], 50 + gi, dtype);
-      same(`geometry ${gi} ${dtype} windowSum`, () => make("windowSum", [x], { axes }, [6, ...O], dtype));
-      same(`geometry ${gi} ${dtype} windowArgmax`, () => make("windowArgmax", [x], { axes }, [6, ...O], "int32"));
-      if (dtype !== "int32") {
-        same(`geometry ${gi} ${dtype} windowSumT`, () => make("windowSumT", [g], { axes }, [6, ...S], dtype));
+Deno.test(
+  "window kernels: raw primitives on hand-made geometries (empty windows, all-padding, int32)",
+  bothPaths(() => {
+    const ax = (size: number, starts: number[], counts: number[], dilation = 1): WindowAxis => ({
+      size,
+      starts: Int32Array.from(starts),
+      counts: Int32Array.from(counts),
+      dilation,
+    });
+    const geoms: WindowAxis[][] = [
+      [ax(5, [-3, 0, 4, 6], [2, 0, 3, 1])], // all-padding, empty, clipped and out-of-range windows
+      [ax(4, [0, 1], [4, 3], 1), ax(6, [-1, 2, 5], [3, 2, 2], 2)],
+      [ax(3, [0], [3]), ax(2, [0, 1], [1, 1]), ax(7, [-2, 0, 2, 4], [3, 3, 3, 3], 2)],
+    ];
+    for (const [gi, axes] of geoms.entries()) {
+      const S = axes.map((a) => a.size), O = axes.map((a) => a.starts.length);
+      for (const dtype of ["float32", "float64", "int32"] as const) {
+        const x = dtype === "int32"
+          ? ts.array(Int32Array.from({ length: 6 * S.reduce((a, b) => a * b) }, (_, i) => (i * 7919) % 13 - 6), {
+            shape: [6, ...S],
+            dtype,
+          })
+          : data([6, ...S], 40 + gi, dtype, gi === 1, gi === 2);
+        const g = dtype === "int32" ? x : data([6, ...O], 50 + gi, dtype);
+        same(`geometry ${gi} ${dtype} windowSum`, () => make("windowSum", [x], { axes }, [6, ...O], dtype));
+        same(`geometry ${gi} ${dtype} windowArgmax`, () => make("windowArgmax", [x], { axes }, [6, ...O], "int32"));
+        if (dtype !== "int32") {
+          same(`geometry ${gi} ${dtype} windowSumT`, () => make("windowSumT", [g], { axes }, [6, ...S], dtype));
+        }
       }
     }
-  }
+  }),
+);
+
+Deno.test(
+  "window kernels: wide rows through the SIMD interior (strides 1-3, padding, dilation, specials)",
+  bothPaths(() => {
+    let t = 0;
+    for (const s of [1, 2, 3]) {
+      for (const [k, pad, d] of [[2, 0, 1], [3, 1, 1], [3, 1, 2], [1, 0, 1], [4, 2, 1]]) {
+        for (const W of [19, 24, 37]) {
+          const x = data([2, 2, 7, W], 70 + t, "float32", t % 3 === 1, t % 4 === 2);
+          const what = `k ${k} s ${s} p ${pad} d ${d} W ${W}`;
+          same(`${what} maxPool`, () => {
+            const o = ts.maxPool2d(x, { kernelSize: [2, k], stride: [1, s], padding: [1, pad], dilation: [1, d] });
+            const r = ts.maxPool2d(x, {
+              kernelSize: [2, k],
+              stride: [1, s],
+              padding: [1, pad],
+              dilation: [1, d],
+              returnIndices: true,
+            });
+            return [o, r.values, r.indices];
+          });
+          if (pad <= Math.floor(k / 2)) {
+            same(`${what} avgPool`, () => ts.avgPool2d(x, { kernelSize: [3, k], stride: [1, s], padding: [1, pad] }));
+            same(`${what} avgPool vjp`, () => {
+              const [y, pull] = ts.vjp(
+                (a: NDArray) => ts.avgPool2d(a, { kernelSize: [3, k], stride: [1, s], padding: [1, pad] }),
+                x,
+              );
+              return pull(data(y.shape, 80 + t, "float32")) as NDArray[];
+            });
+          }
+          same(`${what} maxPool vjp`, () => {
+            const [y, pull] = ts.vjp(
+              (a: NDArray) =>
+                ts.maxPool2d(a, { kernelSize: [2, k], stride: [1, s], padding: [1, pad], dilation: [1, d] }),
+              x,
+            );
+            return pull(data(y.shape, 90 + t, "float32")) as NDArray[];
+          });
+          t++;
+        }
+      }
+    }
+  }),
+);
+
+Deno.test("window kernels: the fused fast paths run (kernel log) and equal the unfused composition", () => {
+  if (!has()) return;
+  const x = data([2, 3, 12, 16], 21, "float32", false, true);
+  const logOf = (f: () => void): string[] => {
+    ts.setDebug(true);
+    try {
+      f();
+      return ts.kernelLog();
+    } finally {
+      ts.setDebug(false);
+    }
+  };
+  withBackend("wasm", () => {
+    const mp = (a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 });
+    const ap = (a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 });
+    const cases: [string, () => NDArray][] = [
+      ["windowMax (gather of windowArgmax)", () => mp(x)],
+      ["windowArgmaxT (scatterAdd at windowArgmax)", () => {
+        const [y, pull] = ts.vjp(mp, x);
+        return (pull(data(y.shape, 3, "float32")) as NDArray[])[0];
+      }],
+      ["windowSum/div", () => ap(x)],
+      ["windowSumT of div", () => {
+        const [y, pull] = ts.vjp(ap, x);
+        return (pull(data(y.shape, 4, "float32")) as NDArray[])[0];
+      }],
+    ];
+    for (const [name, f] of cases) {
+      let fused: Float32Array | null = null;
+      const log = logOf(() => void (fused = f().dataSync() as Float32Array));
+      assert(log.some((l) => l.startsWith(name)), `${name} not in kernel log: ${log.join("; ")}`);
+      assert(fused !== null);
+    }
+    // returnIndices: values and indices realized together keep the argmax (used twice) and gather it
+    const r = ts.maxPool2d(x, { kernelSize: 2, returnIndices: true });
+    const log = logOf(() => ts.realizeAll([r.values, r.indices]));
+    assert(log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
+    assert(!log.some((l) => l.startsWith("windowMax")), log.join("; "));
+    same("values with indices", () => {
+      const q = ts.maxPool2d(x, { kernelSize: 2, returnIndices: true });
+      ts.realizeAll([q.values, q.indices]);
+      return [q.values, q.indices];
+    });
+  });
+  // fused (wasm) against the composition on the JS reference, forward and backward
+  same("maxPool fused", () => ts.maxPool2d(x, { kernelSize: 2 }));
+  same("avgPool fused", () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
 });
 
 Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, inner > 1, errors", () => {
