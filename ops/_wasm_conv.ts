@@ -438,6 +438,16 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Arra
 
 // ---------------------------------------------------------------- direct (depthwise-like)
 
+/**
+ * For three taps along a unit-stride innermost axis: the output range
+ * [a3, b3) where all three taps are inside the input (`three` when non-empty).
+ */
+function fuse3(q: Geo3, lo: Int32Array, hi: Int32Array): { three: boolean; a3: number; b3: number } {
+  if (q.K[2] !== 3 || q.stride[2] !== 1) return { three: false, a3: 0, b3: 0 };
+  const a3 = Math.max(lo[0], lo[1], lo[2]), b3 = Math.min(hi[0], hi[1], hi[2]);
+  return { three: a3 < b3, a3, b3 };
+}
+
 /** y[n, o] = Σ_c Σ_t w[o, c, t] · x[n, g·Cig + c, idx(t, ·)], one output row at a time. */
 function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
   const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
@@ -446,6 +456,7 @@ function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array 
   const { A, B, off, lo, hi } = taps(q);
   const out = new Float32Array(N * Cout * Osz);
   const acc = new Float64Array(O2);
+  const { three, a3, b3 } = fuse3(q, lo, hi);
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < Cout; o++) {
       const g = Math.floor(o / Cog);
@@ -462,6 +473,22 @@ function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array 
                 const i1 = B[t1 * O1 + p1];
                 if (i1 < 0) continue;
                 const rb = xb + (i0 * S1 + i1) * S2, wt = wb + (t0 * K1 + t1) * K2;
+                if (three) {
+                  // all three taps where they all land, each tap alone at the edges
+                  const w0 = w[wt],
+                    w1 = w[wt + 1],
+                    w2 = w[wt + 2],
+                    x0 = rb + off[0],
+                    x1 = rb + off[1],
+                    x2 = rb + off[2];
+                  for (let p = a3; p < b3; p++) acc[p] += w0 * x[x0 + p] + w1 * x[x1 + p] + w2 * x[x2 + p];
+                  for (let t2 = 0; t2 < 3; t2++) {
+                    const wv = w[wt + t2], s = rb + off[t2], l = lo[t2], h = hi[t2];
+                    for (let p = l; p < a3 && p < h; p++) acc[p] += wv * x[s + p];
+                    for (let p = Math.max(b3, l); p < h; p++) acc[p] += wv * x[s + p];
+                  }
+                  continue;
+                }
                 for (let t2 = 0; t2 < K2; t2++) {
                   const wv = w[wt + t2], s = rb + off[t2], h = hi[t2];
                   if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[p] += wv * x[s + p]; }
@@ -486,6 +513,11 @@ function gradInputDirect(q: Geo3, gy: Float32Array, w: Float32Array): Float32Arr
   const { A, B, off, lo, hi } = taps(q);
   const dx = new Float32Array(N * Cin * Ssz);
   const acc = new Float64Array(Ssz);
+  // the dx range [ax, bx) that all three taps reach (x coordinates i = p + off[t2])
+  const unit3 = K2 === 3 && s2 === 1;
+  const ax = unit3 ? Math.max(lo[0] + off[0], lo[1] + off[1], lo[2] + off[2]) : 0;
+  const bx = unit3 ? Math.min(hi[0] + off[0], hi[1] + off[1], hi[2] + off[2]) : 0;
+  const three = unit3 && ax < bx;
   for (let n = 0; n < N; n++) {
     for (let ci = 0; ci < Cin; ci++) {
       const g = Math.floor(ci / Cig), c = ci - g * Cig;
@@ -502,6 +534,18 @@ function gradInputDirect(q: Geo3, gy: Float32Array, w: Float32Array): Float32Arr
                 const i1 = B[t1 * O1 + p1];
                 if (i1 < 0) continue;
                 const rb = (i0 * S1 + i1) * S2, wt = wb + (t0 * K1 + t1) * K2;
+                if (three) {
+                  // gather form over the dx row (x coordinates i = p + off[t2])
+                  const w0 = w[wt], w1 = w[wt + 1], w2 = w[wt + 2];
+                  const g0 = gb - off[0], g1 = gb - off[1], g2 = gb - off[2];
+                  for (let i = ax; i < bx; i++) acc[rb + i] += w0 * gy[g0 + i] + w1 * gy[g1 + i] + w2 * gy[g2 + i];
+                  for (let t2 = 0; t2 < 3; t2++) {
+                    const wv = w[wt + t2], o2 = off[t2], l = lo[t2] + o2, h = hi[t2] + o2, gt = gb - o2;
+                    for (let i = l; i < ax && i < h; i++) acc[rb + i] += wv * gy[gt + i];
+                    for (let i = Math.max(bx, l); i < h; i++) acc[rb + i] += wv * gy[gt + i];
+                  }
+                  continue;
+                }
                 for (let t2 = 0; t2 < K2; t2++) {
                   const wv = w[wt + t2], s = rb + off[t2], h = hi[t2];
                   if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[s + p] += wv * gy[gb + p]; }
@@ -526,6 +570,7 @@ function gradWeightDirect(q: Geo3, x: Float32Array, gy: Float32Array): Float32Ar
   const { A, B, off, lo, hi } = taps(q);
   const dw = new Float32Array(Cout * Cig * Ksz);
   const acc = new Float64Array(Ksz);
+  const { three, a3, b3 } = fuse3(q, lo, hi);
   for (let o = 0; o < Cout; o++) {
     const g = Math.floor(o / Cog);
     for (let c = 0; c < Cig; c++) {
@@ -535,6 +580,39 @@ function gradWeightDirect(q: Geo3, x: Float32Array, gy: Float32Array): Float32Ar
         let t = 0;
         for (let t0 = 0; t0 < K0; t0++) {
           for (let t1 = 0; t1 < K1; t1++) {
+            if (three) {
+              // the three taps of a row in one pass over gy (edges per tap)
+              let s0 = 0, s1 = 0, s2_ = 0, gb = (n * Cout + o) * Osz;
+              for (let p0 = 0; p0 < O0; p0++) {
+                const i0 = A[t0 * O0 + p0];
+                if (i0 < 0) {
+                  gb += O1 * O2;
+                  continue;
+                }
+                for (let p1 = 0; p1 < O1; p1++, gb += O2) {
+                  const i1 = B[t1 * O1 + p1];
+                  if (i1 < 0) continue;
+                  const rb = xb + (i0 * S1 + i1) * S2, x0 = rb + off[0], x1 = rb + off[1], x2 = rb + off[2];
+                  for (let p = a3; p < b3; p++) {
+                    const gv = gy[gb + p];
+                    s0 += gv * x[x0 + p];
+                    s1 += gv * x[x1 + p];
+                    s2_ += gv * x[x2 + p];
+                  }
+                  for (let p = lo[0]; p < a3 && p < hi[0]; p++) s0 += gy[gb + p] * x[x0 + p];
+                  for (let p = Math.max(b3, lo[0]); p < hi[0]; p++) s0 += gy[gb + p] * x[x0 + p];
+                  for (let p = lo[1]; p < a3 && p < hi[1]; p++) s1 += gy[gb + p] * x[x1 + p];
+                  for (let p = Math.max(b3, lo[1]); p < hi[1]; p++) s1 += gy[gb + p] * x[x1 + p];
+                  for (let p = lo[2]; p < a3 && p < hi[2]; p++) s2_ += gy[gb + p] * x[x2 + p];
+                  for (let p = Math.max(b3, lo[2]); p < hi[2]; p++) s2_ += gy[gb + p] * x[x2 + p];
+                }
+              }
+              acc[t] += s0;
+              acc[t + 1] += s1;
+              acc[t + 2] += s2_;
+              t += 3;
+              continue;
+            }
             for (let t2 = 0; t2 < K2; t2++, t++) {
               const l = lo[t2], h = hi[t2], o2 = off[t2];
               let s = 0;

@@ -175,6 +175,37 @@ Deno.test("wasm conv: pointwise, depthwise, grouped and forced im2col paths", ()
   cases.forEach((c, i) => compare(c, 100 + i, `case ${i} ${JSON.stringify(c)}`));
 });
 
+Deno.test("wasm conv: depthwise direct loops (three-tap rows, edges, dilation, narrow inputs) equal the JS reference", () => {
+  let seed = 300;
+  for (const W of [1, 2, 3, 4, 7, 12]) {
+    for (const [dil, pad] of [[1, [1, 1]], [2, [2, 2]], [1, [0, 2]], [2, [[1, 0], [3, 1]]], [1, 0]] as const) {
+      for (const m of [1, 2]) {
+        const S = [5, W];
+        const padded = pad as unknown as number[] | number;
+        const c: Case = {
+          r: 2,
+          N: 2,
+          Cin: 3,
+          Cout: 3 * m,
+          S,
+          K: [3, 3],
+          opts: { groups: 3, dilation: [1, dil], padding: padded as ConvPadding },
+        };
+        const span = dil * 2 + 1;
+        const total = typeof pad === "number" ? 2 * pad : Array.isArray(pad[1]) ? 4 : (pad[1] as number) * 2;
+        if (W + total < span) continue;
+        compare(c, seed++, `depthwise W${W} dil${dil} pad${JSON.stringify(pad)} m${m}`);
+      }
+    }
+  }
+  compare({ r: 1, N: 2, Cin: 4, Cout: 4, S: [9], K: [3], opts: { groups: 4, padding: [[2, 0]] } }, 1, "depthwise 1-D");
+  compare(
+    { r: 3, N: 1, Cin: 2, Cout: 4, S: [3, 4, 6], K: [2, 2, 3], opts: { groups: 2, padding: 1 } },
+    2,
+    "depthwise 3-D",
+  );
+});
+
 Deno.test("wasm conv: transposed convolutions, unfold and fold agree with the JS reference", () => {
   const x = rand([2, 6, 5, 7], 7), w = rand([6, 2, 3, 3], 8);
   for (const o of [{ stride: 2, padding: 1, outputPadding: 1 }, { stride: 1, groups: 3 }, { stride: 3, dilation: 2 }]) {
