@@ -455,20 +455,40 @@ function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array 
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
   const { A, B, off, lo, hi } = taps(q);
   const out = new Float32Array(N * Cout * Osz);
-  const acc = new Float64Array(O2);
+  const acc = new Float64Array(Osz);
   const { three, a3, b3 } = fuse3(q, lo, hi);
   for (let n = 0; n < N; n++) {
     for (let o = 0; o < Cout; o++) {
       const g = Math.floor(o / Cog);
-      let ob = (n * Cout + o) * Osz;
+      acc.fill(0);
+      let ob = 0; // output row within the plane
       for (let p0 = 0; p0 < O0; p0++) {
         for (let p1 = 0; p1 < O1; p1++, ob += O2) {
-          acc.fill(0);
           for (let c = 0; c < Cig; c++) {
             const xb = (n * Cin + g * Cig + c) * Ssz, wb = (o * Cig + c) * Ksz;
             for (let t0 = 0; t0 < K0; t0++) {
               const i0 = A[t0 * O0 + p0];
               if (i0 < 0) continue;
+              if (three && K1 === 3 && B[p1] >= 0 && B[O1 + p1] >= 0 && B[2 * O1 + p1] >= 0) {
+                // 3x3 taps all inside: the interior of the row in one pass of nine products
+                const wt = wb + t0 * 9, ra = xb + (i0 * S1 + B[p1]) * S2, rbb = xb + (i0 * S1 + B[O1 + p1]) * S2;
+                const rc = xb + (i0 * S1 + B[2 * O1 + p1]) * S2, e0 = off[0], e1 = off[1], e2 = off[2];
+                const w00 = w[wt], w01 = w[wt + 1], w02 = w[wt + 2], w10 = w[wt + 3], w11 = w[wt + 4];
+                const w12 = w[wt + 5], w20 = w[wt + 6], w21 = w[wt + 7], w22 = w[wt + 8];
+                for (let p = a3; p < b3; p++) {
+                  acc[ob + p] += w00 * x[ra + e0 + p] + w01 * x[ra + e1 + p] + w02 * x[ra + e2 + p] +
+                    w10 * x[rbb + e0 + p] + w11 * x[rbb + e1 + p] + w12 * x[rbb + e2 + p] +
+                    w20 * x[rc + e0 + p] + w21 * x[rc + e1 + p] + w22 * x[rc + e2 + p];
+                }
+                for (let t1 = 0, rb = ra; t1 < 3; t1++, rb = t1 === 1 ? rbb : rc) {
+                  for (let t2 = 0; t2 < 3; t2++) {
+                    const wv = w[wt + t1 * 3 + t2], s = rb + off[t2], l = lo[t2], h = hi[t2];
+                    for (let p = l; p < a3 && p < h; p++) acc[ob + p] += wv * x[s + p];
+                    for (let p = Math.max(b3, l); p < h; p++) acc[ob + p] += wv * x[s + p];
+                  }
+                }
+                continue;
+              }
               for (let t1 = 0; t1 < K1; t1++) {
                 const i1 = B[t1 * O1 + p1];
                 if (i1 < 0) continue;
@@ -481,25 +501,25 @@ function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array 
                     x0 = rb + off[0],
                     x1 = rb + off[1],
                     x2 = rb + off[2];
-                  for (let p = a3; p < b3; p++) acc[p] += w0 * x[x0 + p] + w1 * x[x1 + p] + w2 * x[x2 + p];
+                  for (let p = a3; p < b3; p++) acc[ob + p] += w0 * x[x0 + p] + w1 * x[x1 + p] + w2 * x[x2 + p];
                   for (let t2 = 0; t2 < 3; t2++) {
                     const wv = w[wt + t2], s = rb + off[t2], l = lo[t2], h = hi[t2];
-                    for (let p = l; p < a3 && p < h; p++) acc[p] += wv * x[s + p];
-                    for (let p = Math.max(b3, l); p < h; p++) acc[p] += wv * x[s + p];
+                    for (let p = l; p < a3 && p < h; p++) acc[ob + p] += wv * x[s + p];
+                    for (let p = Math.max(b3, l); p < h; p++) acc[ob + p] += wv * x[s + p];
                   }
                   continue;
                 }
                 for (let t2 = 0; t2 < K2; t2++) {
                   const wv = w[wt + t2], s = rb + off[t2], h = hi[t2];
-                  if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[p] += wv * x[s + p]; }
-                  else for (let p = lo[t2]; p < h; p++) acc[p] += wv * x[s + p * s2];
+                  if (s2 === 1) { for (let p = lo[t2]; p < h; p++) acc[ob + p] += wv * x[s + p]; }
+                  else for (let p = lo[t2]; p < h; p++) acc[ob + p] += wv * x[s + p * s2];
                 }
               }
             }
           }
-          for (let p = 0; p < O2; p++) out[ob + p] = acc[p];
         }
       }
+      out.set(acc, (n * Cout + o) * Osz);
     }
   }
   return out;
