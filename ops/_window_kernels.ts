@@ -301,11 +301,43 @@ function runWindow(
       const ints = new Int32Array(res.buffer, res.byteOffset, res.length);
       if (mode === "argmaxT") R = ints;
       else out.set(mode === "argmax" ? ints : res);
+      if (wk.complete) {
+        if (mode === "argmaxT") scatterAt(out as Float32Array, ints, g!, P, p.S, p.O, base, disjoint([p.A, p.B, p.C]));
+        return out;
+      }
       p = plan(mode, axes, { ...opts, pre: wk.groups });
     }
   }
   p.fn(x, out, P, p.tables, scratch, g, D, base, R);
   return out;
+}
+
+/**
+ * out[p, j] = base + Σ g[p, o] over cells o (in order) whose argmax is j,
+ * accumulated in double like the reference scatterAdd; `out` holds `base`.
+ */
+function scatterAt(
+  out: Float32Array,
+  R: Int32Array,
+  g: TypedArray,
+  P: number,
+  S: number,
+  O: number,
+  base: number,
+  direct: boolean,
+): void {
+  if (direct) {
+    for (let p = 0, o = 0; p < P; p++) {
+      const xb = p * S;
+      for (const e = o + O; o < e; o++) out[xb + R[o]] = base + g[o];
+    }
+    return;
+  }
+  for (let p = 0, o = 0; p < P; p++) {
+    scratch.fill(base, 0, S);
+    for (const e = o + O; o < e; o++) scratch[R[o]] += g[o];
+    out.set(scratch.subarray(0, S), p * S);
+  }
 }
 
 /** The generated source of one window kernel (for tests and debugging). */
@@ -367,7 +399,9 @@ function ensureMemory(bytes: number): WebAssembly.Memory {
 }
 
 interface WasmKernel {
-  /** 4-cell groups per interior row */
+  /** every cell computed (no JS pass needed); else only the first `groups` 4-cell groups of interior rows */
+  complete: boolean;
+  /** 4-cell groups per interior row (when not complete) */
   groups: number;
   /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
   run(x: Float32Array, P: number, D: TypedArray | null): Float32Array;
@@ -390,23 +424,48 @@ function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan,
   return k;
 }
 
+/** Padding a regular axis needs so that every tap of every cell lies inside: [before, after]. */
+function padsOf(a: AxisInfo): [number, number] {
+  const last = a.s0 + (a.O - 1) * a.s + (a.k - 1) * a.d;
+  return [Math.max(0, -a.s0), Math.max(0, last - (a.L - 1))];
+}
+
+/**
+ * Two layouts. "full": the input is copied into a padded plane layout (pad
+ * value 0 for sums, −∞ for max; a padded tap then leaves the double sum and
+ * the chosen value unchanged; argmax only when no padding is needed, since
+ * its indices are positions in the unpadded plane), every cell is computed,
+ * and a row whose cell count is not a multiple of 4 ends with a group that
+ * overlaps the previous one. "interior": the unpadded input, only the
+ * interior cells of interior rows in whole groups; the JS kernel does the
+ * rest.
+ */
 function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmKernel | null {
   const { A, B, C, S, O } = p;
   if (!(A.regular && B.regular && C.regular)) return null;
-  const groups = Math.floor((C.ihi - C.ilo) / 4);
   const K = A.k * B.k * C.k;
-  if (groups < 1 || A.ihi <= A.ilo || B.ihi <= B.ilo || K > MAX_UNROLL) return null;
-  const LB = B.L, LC = C.L, sC = C.s;
+  if (K > MAX_UNROLL || K === 0) return null;
+  const pads = [A, B, C].map(padsOf);
+  const padded = pads.some(([lo, hi]) => lo > 0 || hi > 0);
+  const full = C.O >= 4 && (mode !== "argmax" || !padded);
+  const groups = full ? Math.ceil(C.O / 4) : Math.floor((C.ihi - C.ilo) / 4);
+  if (!full && (groups < 1 || A.ihi <= A.ilo || B.ihi <= B.ilo)) return null;
+  const [LA, LB, LC] = full ? [A, B, C].map((a, i) => a.L + pads[i][0] + pads[i][1]) : [A.L, B.L, C.L];
+  const Sp = LA * LB * LC;
+  const [oa0, oa1, ob0, ob1, oc0] = full ? [0, A.O, 0, B.O, 0] : [A.ilo, A.ihi, B.ilo, B.ihi, C.ilo];
+  // plane-local position of tap (0,0,0) of cell (oa, ob, oc0): ((sA0 + oa·sA)·LB + sB0 + ob·sB)·LC + sC0 + oc0·sC
+  const [sA0, sB0, sC0] = full ? [A.s0 + pads[0][0], B.s0 + pads[1][0], C.s0 + pads[2][0]] : [A.s0, B.s0, C.s0];
+  const sC = C.s;
   const offsets: number[] = [];
   for (let ta = 0; ta < A.k; ta++) {
     for (let tb = 0; tb < B.k; tb++) {
       for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
     }
   }
-  // layout (bytes): x at 0, results at outPtr, divisor at dPtr; sizes depend on P, so the
-  // pointers are parameters: run(P, outPtr, dPtr)
-  const f = new FuncBuilder([I32, I32, I32], []);
-  const [Pp, outPtr, dPtr] = [0, 1, 2];
+  const m = new ModuleBuilder().importMemory({ module: "env", name: "mem", initial: 1 });
+  // run(P, xPtr, outPtr, dPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr
+  const f = new FuncBuilder([I32, I32, I32, I32], []);
+  const [Pp, xPtr, outPtr, dPtr] = [0, 1, 2, 3];
   const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32);
   const addr = f.local(I32), optr = f.local(I32), dptr = f.local(I32), xbase = f.local(I32), obase = f.local(I32);
   const wv = f.local(V128), best = f.local(V128), idx = f.local(V128), v = f.local(V128), mask = f.local(V128);
@@ -425,57 +484,33 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       for (let l = 1; l < 4; l++) f.get(addr).mem(Op.f32_load, 0, b + 4 * l * sC).simd(V.f32x4_replace_lane).emit(l);
     }
   };
-  // p loop
-  f.i32(0).set(pl);
-  f.loop();
-  f.get(pl).i32(S * 4).op(Op.i32_mul).set(xbase);
-  f.get(pl).i32(O * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(obase);
-  f.i32(A.ilo).set(oa);
-  f.loop();
-  f.i32(B.ilo).set(ob);
-  f.loop();
-  // w (elements) = ((A.s0 + oa·sA)·LB + B.s0 + ob·sB)·LC + C.s0 + C.ilo·sC; addr = xbase + 4w
-  f.get(oa).i32(A.s).op(Op.i32_mul).i32(A.s0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
-  f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(B.s0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
-  f.i32(C.s0 + C.ilo * sC).op(Op.i32_add);
-  if (mode === "argmax") {
-    f.tee(j).simd(V.i32x4_splat);
-    i32x4([0, sC, 2 * sC, 3 * sC]);
-    f.simd(V.i32x4_add).set(wv);
-    f.get(j);
-  }
-  f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
-  // cell = (oa·OB + ob)·OC + C.ilo
-  f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O).op(Op.i32_mul).i32(C.ilo).op(Op.i32_add);
-  f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
-  f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
-  f.i32(groups).set(j);
-  f.loop();
-  if (mode === "sum") {
-    f.v128Zero().set(lo);
-    f.v128Zero().set(hi);
-    for (const off of offsets) {
-      loadTap(off);
-      f.tee(v).simd(V.f64x2_promote_low_f32x4).get(lo).simd(V.f64x2_add).set(lo);
-      f.get(v).get(v);
-      shuffle(SHUF_HIGH);
-      f.simd(V.f64x2_promote_low_f32x4).get(hi).simd(V.f64x2_add).set(hi);
+  // one group of 4 cells at addr / optr / dptr (wv = their tap-(0,0,0) positions for argmax)
+  const group = () => {
+    if (mode === "sum") {
+      f.v128Zero().set(lo);
+      f.v128Zero().set(hi);
+      for (const off of offsets) {
+        loadTap(off);
+        f.tee(v).simd(V.f64x2_promote_low_f32x4).get(lo).simd(V.f64x2_add).set(lo);
+        f.get(v).get(v);
+        shuffle(SHUF_HIGH);
+        f.simd(V.f64x2_promote_low_f32x4).get(hi).simd(V.f64x2_add).set(hi);
+      }
+      if (div) {
+        f.get(dptr).simdMem(Simd.v128_load, 0).set(dv);
+        f.get(lo).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
+        f.get(dv).simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(lo);
+        f.get(hi).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
+        f.get(dv).get(dv);
+        shuffle(SHUF_HIGH);
+        f.simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(hi);
+      }
+      f.get(optr);
+      f.get(lo).simd(V.f32x4_demote_f64x2_zero).get(hi).simd(V.f32x4_demote_f64x2_zero);
+      shuffle(SHUF_LOWS);
+      f.simdMem(Simd.v128_store, 0);
+      return;
     }
-    if (div) {
-      f.get(dptr).simdMem(Simd.v128_load, 0).set(dv);
-      f.get(lo).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
-      f.get(dv).simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(lo);
-      f.get(hi).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
-      f.get(dv).get(dv);
-      shuffle(SHUF_HIGH);
-      f.simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(hi);
-      f.get(dptr).i32(16).op(Op.i32_add).set(dptr);
-    }
-    f.get(optr);
-    f.get(lo).simd(V.f32x4_demote_f64x2_zero).get(hi).simd(V.f32x4_demote_f64x2_zero);
-    shuffle(SHUF_LOWS);
-    f.simdMem(Simd.v128_store, 0);
-  } else {
     loadTap(offsets[0]);
     f.set(best);
     if (mode === "argmax") {
@@ -497,38 +532,145 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       }
     }
     f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0);
+  };
+  // advance addr / optr / dptr / wv by `cells` cells along C
+  const advance = (cells: number) => {
+    f.get(addr).i32(4 * cells * sC).op(Op.i32_add).set(addr);
+    f.get(optr).i32(4 * cells).op(Op.i32_add).set(optr);
+    if (div) f.get(dptr).i32(4 * cells).op(Op.i32_add).set(dptr);
     if (mode === "argmax") {
       f.get(wv);
-      i32x4([4 * sC, 4 * sC, 4 * sC, 4 * sC]);
+      i32x4([cells * sC, cells * sC, cells * sC, cells * sC]);
       f.simd(V.i32x4_add).set(wv);
     }
+  };
+  f.i32(0).set(pl);
+  f.loop();
+  f.get(pl).i32(Sp * 4).op(Op.i32_mul).get(xPtr).op(Op.i32_add).set(xbase);
+  f.get(pl).i32(O * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(obase);
+  f.i32(oa0).set(oa);
+  f.loop();
+  f.i32(ob0).set(ob);
+  f.loop();
+  f.get(oa).i32(A.s).op(Op.i32_mul).i32(sA0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
+  f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(sB0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
+  f.i32(sC0 + oc0 * sC).op(Op.i32_add);
+  if (mode === "argmax") {
+    f.tee(j).simd(V.i32x4_splat);
+    i32x4([0, sC, 2 * sC, 3 * sC]);
+    f.simd(V.i32x4_add).set(wv);
+    f.get(j);
   }
-  f.get(addr).i32(16 * sC).op(Op.i32_add).set(addr);
-  f.get(optr).i32(16).op(Op.i32_add).set(optr);
+  f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
+  f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O).op(Op.i32_mul).i32(oc0).op(Op.i32_add);
+  f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
+  f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
+  const whole = full ? Math.floor(C.O / 4) : groups, rest = full ? C.O - 4 * whole : 0;
+  f.i32(whole).set(j);
+  f.loop();
+  group();
+  advance(4);
   f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
   f.end(); // j
-  f.get(ob).i32(1).op(Op.i32_add).tee(ob).i32(B.ihi).op(Op.i32_lt_s).brIf(0);
+  if (rest > 0) {
+    advance(rest - 4); // step back: the last group overlaps the previous one
+    group();
+  }
+  f.get(ob).i32(1).op(Op.i32_add).tee(ob).i32(ob1).op(Op.i32_lt_s).brIf(0);
   f.end(); // ob
-  f.get(oa).i32(1).op(Op.i32_add).tee(oa).i32(A.ihi).op(Op.i32_lt_s).brIf(0);
+  f.get(oa).i32(1).op(Op.i32_add).tee(oa).i32(oa1).op(Op.i32_lt_s).brIf(0);
   f.end(); // oa
   f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(Pp).op(Op.i32_lt_s).brIf(0);
   f.end(); // p
-  const m = new ModuleBuilder().importMemory({ module: "env", name: "mem", initial: 1 });
   m.func(f, "run");
+  if (full && padded) m.func(padFunction(A.L, B.L, C.L, LA, LB, LC, pads, mode === "sum" ? 0 : -Infinity), "pad");
   const mem = ensureMemory(65536);
   const inst = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), { env: { mem } });
-  const fn = inst.exports.run as (P: number, outPtr: number, dPtr: number) => void;
+  const fn = inst.exports.run as (P: number, xPtr: number, outPtr: number, dPtr: number) => void;
+  const pad = inst.exports.pad as ((P: number, src: number, dst: number) => void) | undefined;
   return {
+    complete: full,
     groups,
     run(x, P, D) {
-      const xBytes = P * S * 4, outPtr = (xBytes + 15) & ~15, dPtr = outPtr + P * O * 4;
-      const mm = ensureMemory(dPtr + (div ? O * 4 + 16 : 0));
-      new Float32Array(mm.buffer, 0, P * S).set(x);
+      // [padded x][raw x][results][divisor], 16-byte aligned
+      const al = (n: number) => (n + 15) & ~15;
+      const xPtr = 0, rawPtr = pad ? al(P * Sp * 4) : 0;
+      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4);
+      const mm = ensureMemory(dPtr + (div ? O * 4 + 16 : 0) + 16);
+      new Float32Array(mm.buffer, rawPtr, P * S).set(x);
+      if (pad) pad(P, rawPtr, xPtr);
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
-      fn(P, outPtr, dPtr);
+      fn(P, xPtr, outPtr, dPtr);
       return new Float32Array(mm.buffer, outPtr, P * O);
     },
   };
+}
+
+/** pad(P, src, dst): copy P planes [LA0, LB0, LC0] into the padded layout [LA, LB, LC] filled with `value`. */
+function padFunction(
+  LA0: number,
+  LB0: number,
+  LC0: number,
+  LA: number,
+  LB: number,
+  LC: number,
+  pads: [number, number][],
+  value: number,
+): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32], []);
+  const [P, src, dst] = [0, 1, 2];
+  const pl = f.local(I32), ia = f.local(I32), ib = f.local(I32), i = f.local(I32), end = f.local(I32);
+  const fill = (from: () => void, count: number) => {
+    // store `value` at count floats from the address `from` pushes
+    if (count <= 0) return;
+    from();
+    f.set(i);
+    f.get(i).i32(count * 4).op(Op.i32_add).set(end);
+    f.loop();
+    f.get(i).f32(value).mem(Op.f32_store, 0);
+    f.get(i).i32(4).op(Op.i32_add).tee(i).get(end).op(Op.i32_lt_u).brIf(0);
+    f.end();
+  };
+  f.block();
+  f.get(P).op(Op.i32_eqz).brIf(0);
+  f.i32(0).set(pl);
+  f.loop();
+  f.i32(0).set(ia);
+  f.loop();
+  f.i32(0).set(ib);
+  f.loop();
+  // dst row start = dst + (((pl·LA + ia)·LB + ib)·LC)·4 -> kept on the stack via local end? use i as scratch base
+  const rowStart = () =>
+    f.get(pl).i32(LA).op(Op.i32_mul).get(ia).op(Op.i32_add).i32(LB).op(Op.i32_mul)
+      .get(ib).op(Op.i32_add).i32(LC * 4).op(Op.i32_mul).get(dst).op(Op.i32_add);
+  // inside = ia - padA in [0, LA0) and ib - padB in [0, LB0)
+  f.get(ia).i32(pads[0][0]).op(Op.i32_sub).i32(LA0).op(Op.i32_lt_u);
+  f.get(ib).i32(pads[1][0]).op(Op.i32_sub).i32(LB0).op(Op.i32_lt_u);
+  f.op(Op.i32_and);
+  f.if_();
+  fill(rowStart, pads[2][0]);
+  // memory.copy(dstRow + padC·4, src + (((pl·LA0 + ia - padA)·LB0 + ib - padB)·LC0)·4, LC0·4)
+  rowStart();
+  f.i32(pads[2][0] * 4).op(Op.i32_add);
+  f.get(pl).i32(LA0).op(Op.i32_mul).get(ia).op(Op.i32_add).i32(pads[0][0]).op(Op.i32_sub).i32(LB0).op(Op.i32_mul);
+  f.get(ib).op(Op.i32_add).i32(pads[1][0]).op(Op.i32_sub).i32(LC0 * 4).op(Op.i32_mul).get(src).op(Op.i32_add);
+  f.i32(LC0 * 4);
+  f.emit(0xfc, 10, 0, 0); // memory.copy
+  fill(() => {
+    rowStart();
+    f.i32((pads[2][0] + LC0) * 4).op(Op.i32_add);
+  }, pads[2][1]);
+  f.else_();
+  fill(rowStart, LC);
+  f.end();
+  f.get(ib).i32(1).op(Op.i32_add).tee(ib).i32(LB).op(Op.i32_lt_s).brIf(0);
+  f.end();
+  f.get(ia).i32(1).op(Op.i32_add).tee(ia).i32(LA).op(Op.i32_lt_s).brIf(0);
+  f.end();
+  f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(P).op(Op.i32_lt_s).brIf(0);
+  f.end();
+  f.end(); // block
+  return f;
 }
 
 // ---------------------------------------------------------------- fused fast paths
