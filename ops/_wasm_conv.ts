@@ -247,11 +247,61 @@ function plan(q: Geo3, perImage: number, perRow: number): { nb: number; rows: nu
   return { nb: 0, rows: Math.ceil(rowsTotal / Math.min(rowsTotal, blocks)) };
 }
 
-/** w replicated `times` times ([times·Cout, R]), so a batch over (image, group) can step through the groups. */
-function replicate(w: Float32Array, times: number): Float32Array {
-  const out = new Float32Array(times * w.length);
-  for (let i = 0; i < times; i++) out.set(w, i * w.length);
-  return out;
+/**
+ * For the m·G items b = (image, group) of a chunk: C_b = op(W_g)·B_b, with
+ * W_g at w[g·Cog·R], B_b at b[bOff + b·bStride], C_b at c[cOff + b·cStride].
+ * One dispatch (w replicated per image) while that copy is small, else one
+ * dispatch per group (W_g shared across the images).
+ */
+function groupBatched(
+  m: number,
+  G: number,
+  M: number,
+  N: number,
+  K: number,
+  w: Float32Array,
+  lda: number,
+  transA: boolean,
+  b: Float32Array,
+  bOff: number,
+  bStride: number,
+  ldb: number,
+  c: Float32Array,
+  cOff: number,
+  cStride: number,
+  ldc: number,
+): void {
+  const wg = w.length / G;
+  if (G === 1) {
+    gemmBatchedF32(m, M, N, K, w, 0, 0, lda, b, bOff, bStride, ldb, c, cOff, cStride, ldc, false, transA);
+  } else if (m * w.length <= tuning.batchBudget) {
+    const wr = new Float32Array(m * w.length);
+    for (let i = 0; i < m; i++) wr.set(w, i * w.length);
+    gemmBatchedF32(m * G, M, N, K, wr, 0, wg, lda, b, bOff, bStride, ldb, c, cOff, cStride, ldc, false, transA);
+  } else {
+    for (let g = 0; g < G; g++) {
+      gemmBatchedF32(
+        m,
+        M,
+        N,
+        K,
+        w,
+        g * wg,
+        0,
+        lda,
+        b,
+        bOff + g * bStride,
+        G * bStride,
+        ldb,
+        c,
+        cOff + g * cStride,
+        G * cStride,
+        ldc,
+        false,
+        transA,
+      );
+    }
+  }
 }
 
 // ---------------------------------------------------------------- GEMM kernels
@@ -263,15 +313,13 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
   if (out.length === 0 || R === 0) return out;
   if (pointwise(q)) {
     // y[n,g] = W_g[Cog, Cig] · x[n,g][Cig, S]
-    const wr = G === 1 ? w : replicate(w, N);
-    gemmBatchedF32(N * G, Cog, Osz, Cig, wr, 0, G === 1 ? 0 : Cog * R, R, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
+    groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
     return out;
   }
   const tp = taps(q);
   const { nb, rows } = plan(q, G * R * Osz, R * O2);
   if (nb > 0) {
     const cols = buf(0, nb * G * R * Osz);
-    const wr = G === 1 ? w : replicate(w, nb);
     for (let n0 = 0; n0 < N; n0 += nb) {
       const m = Math.min(nb, N - n0);
       for (let b = 0; b < m * G; b++) {
@@ -279,24 +327,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
         im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, b * R * Osz, Osz, 0, rowsTotal);
       }
       // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
-      gemmBatchedF32(
-        m * G,
-        Cog,
-        Osz,
-        R,
-        wr,
-        0,
-        G === 1 ? 0 : Cog * R,
-        R,
-        cols,
-        0,
-        R * Osz,
-        Osz,
-        out,
-        n0 * Cout * Osz,
-        Cog * Osz,
-        Osz,
-      );
+      groupBatched(m, G, Cog, Osz, R, w, R, false, cols, 0, R * Osz, Osz, out, n0 * Cout * Osz, Cog * Osz, Osz);
     }
     return out;
   }
@@ -320,57 +351,17 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
   if (dx.length === 0 || R === 0 || Osz === 0 || Cog === 0) return dx;
   if (pointwise(q)) {
     // dx[n,g][Cig, S] = W_gᵀ · gy[n,g][Cog, S]
-    const wr = G === 1 ? w : replicate(w, N);
-    gemmBatchedF32(
-      N * G,
-      Cig,
-      Osz,
-      Cog,
-      wr,
-      0,
-      G === 1 ? 0 : Cog * R,
-      R,
-      gy,
-      0,
-      Cog * Osz,
-      Osz,
-      dx,
-      0,
-      Cig * Ssz,
-      Ssz,
-      false,
-      true,
-    );
+    groupBatched(N, G, Cig, Osz, Cog, w, R, true, gy, 0, Cog * Osz, Osz, dx, 0, Cig * Ssz, Ssz);
     return dx;
   }
   const tp = taps(q);
   const { nb, rows } = plan(q, G * R * Osz, R * O2);
   if (nb > 0) {
     const cols = buf(0, nb * G * R * Osz);
-    const wr = G === 1 ? w : replicate(w, nb);
     for (let n0 = 0; n0 < N; n0 += nb) {
       const m = Math.min(nb, N - n0);
       // cols[n,g][R, O] = W_gᵀ[R, Cog] · gy[n,g][Cog, O]
-      gemmBatchedF32(
-        m * G,
-        R,
-        Osz,
-        Cog,
-        wr,
-        0,
-        G === 1 ? 0 : Cog * R,
-        R,
-        gy,
-        n0 * Cout * Osz,
-        Cog * Osz,
-        Osz,
-        cols,
-        0,
-        R * Osz,
-        Osz,
-        false,
-        true,
-      );
+      groupBatched(m, G, R, Osz, Cog, w, R, true, gy, n0 * Cout * Osz, Cog * Osz, Osz, cols, 0, R * Osz, Osz);
       for (let b = 0; b < m * G; b++) {
         const n = n0 + Math.floor(b / G), g = b % G;
         col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz, 0, rowsTotal);

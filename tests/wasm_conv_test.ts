@@ -111,7 +111,7 @@ Deno.test("wasm conv: forward, input and weight gradients equal the JS reference
 Deno.test("wasm conv: images split into blocks of output rows (small scratch budgets) equal the JS reference", () => {
   const prev = { ...convTuning };
   try {
-    for (const [batchBudget, block] of [[1, 1], [64, 200], [5000, 700]]) {
+    for (const [batchBudget, block] of [[1, 1], [64, 200], [5000, 700], [300, 1 << 20]]) {
       Object.assign(convTuning, { batchBudget, block });
       for (let seed = 61; seed <= 90; seed++) {
         const c = randomCase(seed, 1 + (seed % 3));
@@ -128,6 +128,9 @@ Deno.test("wasm conv: images split into blocks of output rows (small scratch bud
       };
       compare(big, 7, `budget ${batchBudget}/${block} 3x3`);
       compare({ ...big, K: [3, 5], opts: { stride: [2, 1], padding: 1 } }, 8, `budget ${batchBudget}/${block} 3x5`);
+      const pw: Case = { r: 2, N: 3, Cin: 6, Cout: 9, S: [4, 5], K: [1, 1], opts: { groups: 3 } };
+      compare(pw, 9, `budget ${batchBudget}/${block} grouped pointwise`);
+      compare({ ...pw, K: [2, 2], opts: { groups: 3, padding: 1 } }, 10, `budget ${batchBudget}/${block} grouped 2x2`);
     }
   } finally {
     Object.assign(convTuning, prev);
