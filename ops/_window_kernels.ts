@@ -16,7 +16,9 @@ import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
+import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
+import { WasmThreadPool } from "./_pool_threads.ts";
+import { getNumThreads } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -390,13 +392,89 @@ const V = {
   f64x2_div: 0xf3,
 } as const;
 
+const PAGE = 65536;
+const MAX_PAGES = 16384; // 1 GiB of address space for the shared heap
+const SHARED = HAS_SHARED_MEMORY;
 let memory: WebAssembly.Memory | null = null;
 function ensureMemory(bytes: number): WebAssembly.Memory {
-  if (!memory) memory = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(bytes / 65536)) });
+  if (!memory) {
+    memory = SHARED
+      ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
+      : new WebAssembly.Memory({ initial: 1 });
+  }
   const have = memory.buffer.byteLength;
-  if (have < bytes) memory.grow(Math.ceil((bytes - have) / 65536));
+  if (have < bytes) memory.grow(Math.ceil((bytes - have) / PAGE));
   return memory;
 }
+
+/** The memory import every window module declares. */
+function importMem(m: ModuleBuilder): ModuleBuilder {
+  return m.importMemory({
+    module: "env",
+    name: "mem",
+    initial: 1,
+    maximum: SHARED ? MAX_PAGES : undefined,
+    shared: SHARED,
+  });
+}
+
+// The work function of one job, on the calling thread and in the workers
+// (thread t of T takes a contiguous range of planes). A job names its module
+// by id; a thread that has not seen the id compiles the module from the bytes
+// the job left in the shared memory. params: [id, codePtr, codeLen, P, Sp, S,
+// O, rawPtr, xPtr, outPtr, dPtr].
+const WORK_SETUP = `
+  const mods = new Map();
+  return (params, t, T) => {
+    const id = params[0];
+    let ex = mods.get(id);
+    if (!ex) {
+      const bytes = new Uint8Array(memory.buffer, params[1], params[2]).slice();
+      ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports;
+      if (mods.size > 256) mods.delete(mods.keys().next().value);
+      mods.set(id, ex);
+    }
+    const P = params[3], p0 = Math.floor((P * t) / T), p1 = Math.floor((P * (t + 1)) / T);
+    if (p1 <= p0) return;
+    const Sp = params[4], S = params[5], O = params[6];
+    const x = params[8] + p0 * Sp * 4;
+    if (ex.pad) ex.pad(p1 - p0, params[7] + p0 * S * 4, x);
+    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10]);
+  };
+`;
+
+let localWork: ((params: Float64Array, t: number, T: number) => void) | null = null;
+const localParams = new Float64Array(16);
+let windowPool: WasmThreadPool | null = null;
+let windowPoolFailed = false;
+/** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
+export const WINDOW_THREAD_MIN_WORK = 1 << 18;
+/** Tunables (tests lower the threading threshold). */
+export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
+
+function threadPool(T: number): WasmThreadPool | null {
+  if (T <= 1 || !SHARED || windowPoolFailed) return null;
+  if (windowPool && windowPool.size + 1 === T) return windowPool;
+  windowPool?.close();
+  windowPool = null;
+  try {
+    const stub = importMem(new ModuleBuilder());
+    stub.func(new FuncBuilder([], []), "noop");
+    const mod = new WebAssembly.Module(stub.bytes());
+    windowPool = new WasmThreadPool(mod, ensureMemory(PAGE), WORK_SETUP, T - 1);
+  } catch {
+    windowPoolFailed = true;
+  }
+  return windowPool;
+}
+
+/** Stop the window kernels' worker threads (they restart on the next large kernel). */
+export function _shutdownWindowThreads(): void {
+  windowPool?.close();
+  windowPool = null;
+}
+
+let nextModuleId = 1;
 
 interface WasmKernel {
   /** every cell computed (no JS pass needed); else only the first `groups` 4-cell groups of interior rows */
@@ -462,7 +540,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
     }
   }
-  const m = new ModuleBuilder().importMemory({ module: "env", name: "mem", initial: 1 });
+  const m = importMem(new ModuleBuilder());
   // run(P, xPtr, outPtr, dPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr
   const f = new FuncBuilder([I32, I32, I32, I32], []);
   const [Pp, xPtr, outPtr, dPtr] = [0, 1, 2, 3];
@@ -584,23 +662,27 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
   f.end(); // p
   m.func(f, "run");
   if (full && padded) m.func(padFunction(A.L, B.L, C.L, LA, LB, LC, pads, mode === "sum" ? 0 : -Infinity), "pad");
-  const mem = ensureMemory(65536);
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), { env: { mem } });
-  const fn = inst.exports.run as (P: number, xPtr: number, outPtr: number, dPtr: number) => void;
-  const pad = inst.exports.pad as ((P: number, src: number, dst: number) => void) | undefined;
+  const code = m.bytes(), id = nextModuleId++;
+  new WebAssembly.Module(code); // validate now: an invalid module turns the wasm path off for this geometry
+  const hasPad = full && padded;
   return {
     complete: full,
     groups,
     run(x, P, D) {
-      // [padded x][raw x][results][divisor], 16-byte aligned
+      // [padded x][raw x][results][divisor][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
-      const xPtr = 0, rawPtr = pad ? al(P * Sp * 4) : 0;
-      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4);
-      const mm = ensureMemory(dPtr + (div ? O * 4 + 16 : 0) + 16);
+      const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
+      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + (div ? O * 4 : 0));
+      const mm = ensureMemory(codePtr + code.length + 16);
       new Float32Array(mm.buffer, rawPtr, P * S).set(x);
-      if (pad) pad(P, rawPtr, xPtr);
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
-      fn(P, xPtr, outPtr, dPtr);
+      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
+      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? threadPool(T) : null;
+      const params = pool ? pool.params : localParams;
+      params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr]);
+      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
+      if (pool) pool.run(T, () => localWork!(params, 0, T));
+      else localWork!(params, 0, 1);
       return new Float32Array(mm.buffer, outPtr, P * O);
     },
   };

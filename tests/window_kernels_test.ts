@@ -6,7 +6,7 @@ import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
 import { make } from "../ops/_prim.ts";
 import type { WindowAxis } from "../ops/_graph.ts";
-import { _useWasmWindows } from "../ops/_window_kernels.ts";
+import { _shutdownWindowThreads, _useWasmWindows, windowTuning } from "../ops/_window_kernels.ts";
 import { rng } from "./_util.ts";
 
 function withBackend<T>(name: string, f: () => T): T {
@@ -346,4 +346,32 @@ Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, i
     for (let k = 0; k < 3; k++) assertEquals(Array.from(ts.scatterAdd(b, i, u, 1).dataSync()), [0, 1, 1, 0]);
   });
   assert(true);
+});
+
+Deno.test("window kernels: every thread count 1..4 gives the reference's bits (planes split across workers)", () => {
+  if (!has()) return;
+  const prevT = ts.getNumThreads(), prevMin = windowTuning.threadMinWork;
+  windowTuning.threadMinWork = 0;
+  try {
+    const x = data([3, 5, 21, 26], 31, "float32", false, true);
+    const x13 = data([4, 7, 13, 13], 32, "float32", true);
+    for (let T = 1; T <= 4; T++) {
+      ts.setNumThreads(T);
+      same(`T=${T} maxPool 2x2`, () => ts.maxPool2d(x, { kernelSize: 2 }));
+      same(`T=${T} maxPool 3x3 s2 p1 indices`, () => {
+        const r = ts.maxPool2d(x, { kernelSize: 3, stride: 2, padding: 1, returnIndices: true });
+        return [r.values, r.indices];
+      });
+      same(`T=${T} avgPool 3x3 s1 p1`, () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
+      same(`T=${T} adaptive 13->6`, () => ts.adaptiveAvgPool2d(x13, { outputSize: 6 }));
+      same(`T=${T} maxPool vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
+        return pull(data(y.shape, 33, "float32")) as NDArray[];
+      });
+    }
+  } finally {
+    ts.setNumThreads(prevT);
+    windowTuning.threadMinWork = prevMin;
+    _shutdownWindowThreads();
+  }
 });
