@@ -298,8 +298,8 @@ function runWindow(
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
     const wmode = mode === "argmaxT" ? "argmax" : mode;
     const wk = wasmKernel(wmode, axes, p, !!opts.div);
-    if (wk) {
-      const res = wk.run(x, P, D);
+    const res = wk ? wk.run(x, P, D) : null;
+    if (wk && res) {
       const ints = new Int32Array(res.buffer, res.byteOffset, res.length);
       if (mode === "argmaxT") R = ints;
       else out.set(mode === "argmax" ? ints : res);
@@ -396,14 +396,22 @@ const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB of address space for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
 let memory: WebAssembly.Memory | null = null;
-function ensureMemory(bytes: number): WebAssembly.Memory {
+function ensureMemory(bytes: number): WebAssembly.Memory | null {
   if (!memory) {
     memory = SHARED
       ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
       : new WebAssembly.Memory({ initial: 1 });
   }
   const have = memory.buffer.byteLength;
-  if (have < bytes) memory.grow(Math.ceil((bytes - have) / PAGE));
+  if (have < bytes) {
+    const pages = Math.ceil((bytes - have) / PAGE);
+    if (SHARED && have / PAGE + pages > MAX_PAGES) return null;
+    try {
+      memory.grow(pages);
+    } catch {
+      return null;
+    }
+  }
   return memory;
 }
 
@@ -448,7 +456,7 @@ const localParams = new Float64Array(16);
 let windowPool: WasmThreadPool | null = null;
 let windowPoolFailed = false;
 /** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
-export const WINDOW_THREAD_MIN_WORK = 1 << 18;
+export const WINDOW_THREAD_MIN_WORK = 1 << 20;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
@@ -461,7 +469,7 @@ function threadPool(T: number): WasmThreadPool | null {
     const stub = importMem(new ModuleBuilder());
     stub.func(new FuncBuilder([], []), "noop");
     const mod = new WebAssembly.Module(stub.bytes());
-    windowPool = new WasmThreadPool(mod, ensureMemory(PAGE), WORK_SETUP, T - 1);
+    windowPool = new WasmThreadPool(mod, ensureMemory(PAGE)!, WORK_SETUP, T - 1);
   } catch {
     windowPoolFailed = true;
   }
@@ -482,7 +490,7 @@ interface WasmKernel {
   /** 4-cell groups per interior row (when not complete) */
   groups: number;
   /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
-  run(x: Float32Array, P: number, D: TypedArray | null): Float32Array;
+  run(x: Float32Array, P: number, D: TypedArray | null): Float32Array | null;
 }
 
 const wasmKernels = new Map<string, WasmKernel | null>();
@@ -674,6 +682,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
       const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + (div ? O * 4 : 0));
       const mm = ensureMemory(codePtr + code.length + 16);
+      if (!mm) return null; // too large for the heap: the JS kernel does it
       new Float32Array(mm.buffer, rawPtr, P * S).set(x);
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
