@@ -35,16 +35,17 @@ function reference(node: Node, inputs: TypedArray[]): TypedArray {
  * are batched, `block` when one image is split into blocks of output rows;
  * groups up to `depthwiseMaxCog` outputs with one input channel run direct.
  */
-export const tuning: { batchBudget: number; block: number; depthwiseMaxCog: number } = {
+export const tuning: { batchBudget: number; block: number; depthwiseMaxCog: number; wide: boolean } = {
   batchBudget: 1 << 20,
   block: 1 << 19,
   depthwiseMaxCog: 8,
+  wide: true,
 };
 
 // Reused scratch (fresh large allocations page-fault on first touch, which
 // costs about as much as the im2col itself); released when oversized.
 const RETAIN = 1 << 24;
-const scratch: (Float32Array | null)[] = [null, null];
+const scratch: (Float32Array | null)[] = [null, null, null];
 function buf(slot: number, n: number): Float32Array {
   const s = scratch[slot];
   if (s && s.length >= n) return s;
@@ -304,6 +305,118 @@ function groupBatched(
   }
 }
 
+// ---------------------------------------------------------------- wide rows (unit strides)
+
+/**
+ * Unit-stride 1-D/2-D convolutions on large images: over a zero-padded copy
+ * of the input (Hp x Wp per channel), each im2col row is one contiguous slice
+ * (a memcpy) when the output is computed "wide": Wp positions per output row,
+ * of which the last Wp - O2 are discarded (or, as GEMM depth, multiply zeros).
+ */
+interface Wide {
+  Hp: number;
+  Wp: number;
+  /** floats per padded channel (slack after the last row for the slices' overrun) */
+  plane: number;
+}
+
+function wideGeom(q: Geo3): Wide | null {
+  if (!tuning.wide || q.K[0] !== 1 || q.S[0] !== 1 || q.O[0] !== 1 || q.stride[1] !== 1 || q.stride[2] !== 1) {
+    return null;
+  }
+  const Hp = q.O[1] + (q.K[1] - 1) * q.dil[1], Wp = q.O[2] + (q.K[2] - 1) * q.dil[2];
+  return { Hp, Wp, plane: Hp * Wp + (q.K[2] - 1) * q.dil[2] };
+}
+
+/** xpad[c·plane + y·Wp + j] = x[xOff + c·Ssz + (y - pad1)·S2 + j - pad2], 0 outside x. */
+function padInput(q: Geo3, wd: Wide, x: Float32Array, xOff: number, xpad: Float32Array): void {
+  const { Hp, Wp, plane } = wd, S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
+  const j0 = Math.min(Wp, p2), j1 = Math.max(j0, Math.min(Wp, S2 + p2));
+  for (let c = 0; c < q.Cig; c++) {
+    const base = c * plane;
+    for (let y = 0; y < Hp; y++) {
+      const iy = y - p1, row = base + y * Wp;
+      if (iy < 0 || iy >= S1) {
+        xpad.fill(0, row, row + Wp);
+        continue;
+      }
+      for (let j = 0; j < j0; j++) xpad[row + j] = 0;
+      const src = xOff + c * q.Ssz + iy * S2 - p2;
+      for (let j = j0; j < j1; j++) xpad[row + j] = x[src + j];
+      for (let j = j1; j < Wp; j++) xpad[row + j] = 0;
+    }
+    xpad.fill(0, base + Hp * Wp, base + plane);
+  }
+}
+
+/** cols[k, j] = xpad[c·plane + (oy0 + t1·d1)·Wp + t2·d2 + j] for j < P (k = c·Ksz + t1·K2 + t2). */
+function im2colWide(q: Geo3, wd: Wide, xpad: Float32Array, cols: Float32Array, P: number, oy0: number): void {
+  const K1 = q.K[1], K2 = q.K[2], d1 = q.dil[1], d2 = q.dil[2];
+  let k = 0;
+  for (let c = 0; c < q.Cig; c++) {
+    for (let t1 = 0; t1 < K1; t1++) {
+      for (let t2 = 0; t2 < K2; t2++, k++) {
+        const src = c * wd.plane + (oy0 + t1 * d1) * wd.Wp + t2 * d2;
+        cols.set(xpad.subarray(src, src + P), k * P);
+      }
+    }
+  }
+}
+
+function forwardWide(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, out: Float32Array, rows: number): void {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp;
+  const xpad = buf(2, Cig * wd.plane), cols = buf(0, R * rows * Wp), wide = buf(1, Cog * rows * Wp);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      padInput(q, wd, x, (n * Cin + g * Cig) * Ssz, xpad);
+      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
+        const m = Math.min(rows, O1 - oy0), P = m * Wp;
+        im2colWide(q, wd, xpad, cols, P, oy0);
+        gemmF32(Cog, P, R, w, g * Cog * R, R, cols, 0, P, wide, 0, P);
+        // drop the wide columns
+        for (let o = 0; o < Cog; o++) {
+          const ob = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
+          for (let r = 0; r < m; r++) {
+            const d = ob + r * O2, s = wb + r * Wp;
+            for (let j = 0; j < O2; j++) out[d + j] = wide[s + j];
+          }
+        }
+      }
+    }
+  }
+}
+
+function gradWeightWide(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw: Float32Array, rows: number): void {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp;
+  const xpad = buf(2, Cig * wd.plane), cols = buf(0, R * rows * Wp), gw = buf(1, Cog * rows * Wp);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      padInput(q, wd, x, (n * Cin + g * Cig) * Ssz, xpad);
+      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
+        const m = Math.min(rows, O1 - oy0), P = m * Wp;
+        im2colWide(q, wd, xpad, cols, P, oy0);
+        // zeros in the discarded columns of both operands (0·x would not be 0 for x = ±Inf or NaN)
+        for (let k = 0; k < R; k++) {
+          for (let r = 0, d = k * P + O2; r < m; r++, d += Wp) for (let j = 0; j < Wp - O2; j++) cols[d + j] = 0;
+        }
+        // gy in the wide layout
+        for (let o = 0; o < Cog; o++) {
+          const gb = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
+          for (let r = 0; r < m; r++) {
+            const s = gb + r * O2, d = wb + r * Wp;
+            for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
+            for (let j = O2; j < Wp; j++) gw[d + j] = 0;
+          }
+        }
+        const first = n === 0 && oy0 === 0;
+        gemmF32(Cog, R, P, gw, 0, P, cols, 0, P, dw, g * Cog * R, R, !first, false, true);
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- GEMM kernels
 
 function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
@@ -329,6 +442,11 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
       // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
       groupBatched(m, G, Cog, Osz, R, w, R, false, cols, 0, R * Osz, Osz, out, n0 * Cout * Osz, Cog * Osz, Osz);
     }
+    return out;
+  }
+  const wd = wideGeom(q);
+  if (wd) {
+    forwardWide(q, wd, x, w, out, rows);
     return out;
   }
   const cols = buf(0, R * rows * O2);
@@ -409,6 +527,11 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Arra
       // dW_g[Cog, R] (+)= gt_g[Cog, L] · cols_g[R, L]ᵀ
       gemmBatchedF32(G, Cog, R, Lm, gt, 0, Cog * Lm, Lm, cols, 0, R * Lm, Lm, dw, 0, Cog * R, R, n0 > 0, false, true);
     }
+    return dw;
+  }
+  const wd = wideGeom(q);
+  if (wd) {
+    gradWeightWide(q, wd, x, gy, dw, rows);
     return dw;
   }
   const cols = buf(0, R * rows * O2);

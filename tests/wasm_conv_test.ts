@@ -128,6 +128,23 @@ Deno.test("wasm conv: images split into blocks of output rows (small scratch bud
       };
       compare(big, 7, `budget ${batchBudget}/${block} 3x3`);
       compare({ ...big, K: [3, 5], opts: { stride: [2, 1], padding: 1 } }, 8, `budget ${batchBudget}/${block} 3x5`);
+      // unit strides (wide rows): 1-D, 2-D with dilation, grouped; 3-D that must not take that path
+      compare(
+        { r: 1, N: 2, Cin: 3, Cout: 4, S: [23], K: [4], opts: { padding: [[3, 1]], dilation: 2 } },
+        11,
+        "1-D unit",
+      );
+      compare(
+        { r: 2, N: 2, Cin: 4, Cout: 6, S: [9, 12], K: [2, 3], opts: { groups: 2, padding: [[0, 1], [3, 2]] } },
+        12,
+        "2-D g",
+      );
+      compare({ r: 3, N: 2, Cin: 2, Cout: 3, S: [1, 5, 6], K: [1, 3, 3], opts: { padding: 1 } }, 13, "3-D unit");
+      compare(
+        { r: 3, N: 1, Cin: 2, Cout: 3, S: [1, 5, 6], K: [1, 3, 3], opts: { padding: [0, 1, 1] } },
+        14,
+        "3-D flat",
+      );
       const pw: Case = { r: 2, N: 3, Cin: 6, Cout: 9, S: [4, 5], K: [1, 1], opts: { groups: 3 } };
       compare(pw, 9, `budget ${batchBudget}/${block} grouped pointwise`);
       compare({ ...pw, K: [2, 2], opts: { groups: 3, padding: 1 } }, 10, `budget ${batchBudget}/${block} grouped 2x2`);
