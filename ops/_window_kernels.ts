@@ -295,9 +295,20 @@ function runWindow(
   if (mode === "argmaxT" && base !== 0) out.fill(base);
   if (P === 0) return out;
   let R: Int32Array | null = null;
+  if (mode === "sumT" && x instanceof Float32Array && dtype === "float32" && useWasm) {
+    const tAxes = transposedAxes(axes);
+    if (tAxes) {
+      const wk = wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none");
+      const res = wk?.complete ? wk.run(x, P, D) : null;
+      if (res) {
+        out.set(res);
+        return out;
+      }
+    }
+  }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
     const wmode = mode === "argmaxT" ? "argmax" : mode;
-    const wk = wasmKernel(wmode, axes, p, !!opts.div);
+    const wk = wasmKernel(wmode, axes, p, opts.div ? "post" : "none");
     const res = wk ? wk.run(x, P, D) : null;
     if (wk && res) {
       const ints = new Int32Array(res.buffer, res.byteOffset, res.length);
@@ -311,6 +322,29 @@ function runWindow(
     }
   }
   p.fn(x, out, P, p.tables, scratch, g, D, base, R);
+  return out;
+}
+
+/**
+ * windowSumT of a stride-1 window as a windowSum: input position i collects
+ * the cells o = i − s0 − t·d, i.e. the window of cell i' in a geometry of
+ * input size O with start i − s0 − (k−1)·d and the taps reversed, so taps in
+ * order visit the cells in increasing order, as the reference accumulates
+ * them. Null unless every axis is regular with stride 1 (or one cell).
+ */
+function transposedAxes(axes: WindowAxis[]): WindowAxis[] | null {
+  const out: WindowAxis[] = [];
+  for (const a of axes) {
+    const info = axisInfo(a);
+    if (!info.regular || (info.s !== 1 && info.O !== 1)) return null;
+    const shift = info.s0 + (info.k - 1) * info.d;
+    out.push({
+      size: info.O,
+      starts: Int32Array.from({ length: info.L }, (_, i) => i - shift),
+      counts: new Int32Array(info.L).fill(info.k),
+      dilation: info.d,
+    });
+  }
   return out;
 }
 
@@ -390,6 +424,7 @@ const V = {
   i32x4_add: 0xae,
   f64x2_add: 0xf0,
   f64x2_div: 0xf3,
+  f32x4_div: 0xe7,
 } as const;
 
 const PAGE = 65536;
@@ -446,6 +481,7 @@ const WORK_SETUP = `
     if (p1 <= p0) return;
     const Sp = params[4], S = params[5], O = params[6];
     const x = params[8] + p0 * Sp * 4;
+    if (ex.prediv) ex.prediv(p1 - p0, params[7] + p0 * S * 4, params[10]);
     if (ex.pad) ex.pad(p1 - p0, params[7] + p0 * S * 4, x);
     ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10]);
   };
@@ -495,12 +531,15 @@ interface WasmKernel {
 
 const wasmKernels = new Map<string, WasmKernel | null>();
 
-function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, div: boolean): WasmKernel | null {
-  const key = `${mode}|${div ? 1 : 0}|${geometryKey(axes)}`;
+/** "post": divide each cell's sum by D[cell]; "pre": divide each input by D[position] first. */
+type DivMode = "none" | "post" | "pre";
+
+function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, divMode: DivMode): WasmKernel | null {
+  const key = `${mode}|${divMode}|${geometryKey(axes)}`;
   let k = wasmKernels.get(key);
   if (k === undefined) {
     try {
-      k = buildWasm(mode, p, div);
+      k = buildWasm(mode, p, divMode);
     } catch {
       k = null;
     }
@@ -526,8 +565,9 @@ function padsOf(a: AxisInfo): [number, number] {
  * interior cells of interior rows in whole groups; the JS kernel does the
  * rest.
  */
-function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmKernel | null {
+function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): WasmKernel | null {
   const { A, B, C, S, O } = p;
+  const div = divMode === "post";
   if (!(A.regular && B.regular && C.regular)) return null;
   const K = A.k * B.k * C.k;
   if (K > MAX_UNROLL || K === 0) return null;
@@ -670,6 +710,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
   f.end(); // p
   m.func(f, "run");
   if (full && padded) m.func(padFunction(A.L, B.L, C.L, LA, LB, LC, pads, mode === "sum" ? 0 : -Infinity), "pad");
+  if (divMode === "pre") m.func(predivFunction(S), "prediv");
   const code = m.bytes(), id = nextModuleId++;
   new WebAssembly.Module(code); // validate now: an invalid module turns the wasm path off for this geometry
   const hasPad = full && padded;
@@ -680,11 +721,12 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       // [padded x][raw x][results][divisor][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
-      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + (div ? O * 4 : 0));
+      const nD = divMode === "post" ? O : divMode === "pre" ? S : 0;
+      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + nD * 4);
       const mm = ensureMemory(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       new Float32Array(mm.buffer, rawPtr, P * S).set(x);
-      if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
+      if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? threadPool(T) : null;
       const params = pool ? pool.params : localParams;
@@ -695,6 +737,38 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, div: boolean): WasmK
       return new Float32Array(mm.buffer, outPtr, P * O);
     },
   };
+}
+
+/** prediv(P, x, d): x[p, j] = x[p, j] / d[j] for j < S (f32 division = the double quotient rounded once). */
+function predivFunction(S: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32], []);
+  const [P, x, d] = [0, 1, 2];
+  const pl = f.local(I32), j = f.local(I32), a = f.local(I32), b = f.local(I32);
+  const whole = Math.floor(S / 4), rest = S - 4 * whole;
+  f.block();
+  f.get(P).op(Op.i32_eqz).brIf(0);
+  f.i32(0).set(pl);
+  f.loop();
+  f.get(pl).i32(S * 4).op(Op.i32_mul).get(x).op(Op.i32_add).set(a);
+  f.get(d).set(b);
+  if (whole > 0) {
+    f.i32(whole).set(j);
+    f.loop();
+    f.get(a).get(a).simdMem(Simd.v128_load, 0).get(b).simdMem(Simd.v128_load, 0).simd(V.f32x4_div);
+    f.simdMem(Simd.v128_store, 0);
+    f.get(a).i32(16).op(Op.i32_add).set(a);
+    f.get(b).i32(16).op(Op.i32_add).set(b);
+    f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
+    f.end();
+  }
+  for (let r = 0; r < rest; r++) {
+    f.get(a).get(a).mem(Op.f32_load, 0, 4 * r).get(b).mem(Op.f32_load, 0, 4 * r).op(0x95); // f32.div
+    f.mem(Op.f32_store, 0, 4 * r);
+  }
+  f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(P).op(Op.i32_lt_s).brIf(0);
+  f.end();
+  f.end();
+  return f;
 }
 
 /** pad(P, src, dst): copy P planes [LA0, LB0, LC0] into the padded layout [LA, LB, LC] filled with `value`. */
