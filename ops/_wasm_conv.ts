@@ -417,6 +417,55 @@ function gradWeightWide(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw
   }
 }
 
+function gradInputWide(q: Geo3, wd: Wide, gy: Float32Array, w: Float32Array, dx: Float32Array, rows: number): void {
+  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
+  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], K1 = q.K[1], K2 = q.K[2], d1 = q.dil[1], d2 = q.dil[2];
+  const { Hp, Wp, plane } = wd;
+  const dxpad = buf(2, Cig * plane), cols = buf(0, R * rows * Wp), gw = buf(1, Cog * rows * Wp);
+  for (let n = 0; n < N; n++) {
+    for (let g = 0; g < G; g++) {
+      dxpad.fill(0, 0, Cig * plane);
+      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
+        const m = Math.min(rows, O1 - oy0), P = m * Wp;
+        // gy in the wide layout, zeros in the discarded columns
+        for (let o = 0; o < Cog; o++) {
+          const gb = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
+          for (let r = 0; r < m; r++) {
+            const s = gb + r * O2, d = wb + r * Wp;
+            for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
+            for (let j = O2; j < Wp; j++) gw[d + j] = 0;
+          }
+        }
+        // cols[R, P] = W_gᵀ · gw, then zeros in the discarded columns (±Inf/NaN weights)
+        gemmF32(R, P, Cog, w, g * Cog * R, R, gw, 0, P, cols, 0, P, false, true);
+        for (let k = 0; k < R; k++) {
+          for (let r = 0, d = k * P + O2; r < m; r++, d += Wp) for (let j = 0; j < Wp - O2; j++) cols[d + j] = 0;
+        }
+        // col2im on the padded grid: each row of cols adds onto one contiguous slice
+        for (let c = 0, k = 0; c < Cig; c++) {
+          for (let t1 = 0; t1 < K1; t1++) {
+            const base = c * plane + (oy0 + t1 * d1) * Wp;
+            for (let t2 = 0; t2 < K2; t2++, k++) {
+              const dst = base + t2 * d2, src = k * P;
+              for (let j = 0; j < P; j++) dxpad[dst + j] += cols[src + j];
+            }
+          }
+        }
+      }
+      // crop the padded gradient (input cells no tap reaches stay 0)
+      const S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
+      const yEnd = Math.min(S1, Hp - p1), xEnd = Math.min(S2, Wp - p2);
+      for (let c = 0; c < Cig; c++) {
+        const xb = (n * Cin + g * Cig + c) * Ssz;
+        for (let iy = 0; iy < yEnd; iy++) {
+          const s = c * plane + (iy + p1) * Wp + p2, d = xb + iy * S2;
+          for (let ix = 0; ix < xEnd; ix++) dx[d + ix] = dxpad[s + ix];
+        }
+      }
+    }
+  }
+}
+
 // ---------------------------------------------------------------- GEMM kernels
 
 function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
@@ -485,6 +534,11 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
         col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz, 0, rowsTotal);
       }
     }
+    return dx;
+  }
+  const wd = wideGeom(q);
+  if (wd) {
+    gradInputWide(q, wd, gy, w, dx, rows);
     return dx;
   }
   const cols = buf(0, R * rows * O2);
