@@ -155,8 +155,9 @@ export class FuncBuilder {
   loop(): this {
     return this.emit(Op.loop, EMPTY);
   }
-  if_(): this {
-    return this.emit(Op.if, EMPTY);
+  /** `if` with an optional result type (a ValType; none by default). */
+  if_(result: number = EMPTY): this {
+    return this.emit(Op.if, result);
   }
   else_(): this {
     return this.emit(Op.else);

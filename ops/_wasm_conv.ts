@@ -17,7 +17,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { type Geo3, geo3 } from "./_conv_kernels.ts";
-import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32 } from "./_wasm_gemm.ts";
+import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -35,11 +35,24 @@ function reference(node: Node, inputs: TypedArray[]): TypedArray {
  * are batched, `block` when one image is split into blocks of output rows;
  * groups up to `depthwiseMaxCog` outputs with one input channel run direct.
  */
-export const tuning: { batchBudget: number; block: number; depthwiseMaxCog: number; wide: boolean } = {
+export const tuning: {
+  batchBudget: number;
+  block: number;
+  depthwiseMaxCog: number;
+  wide: boolean;
+  implicit: boolean;
+  implicitMin: number;
+  implicitBudget: number;
+} = {
   batchBudget: 1 << 20,
   block: 1 << 19,
   depthwiseMaxCog: 8,
   wide: true,
+  /** implicit GEMM for unit strides when the patch matrix has at least `implicitMin` floats */
+  implicit: true,
+  implicitMin: 1 << 15,
+  /** floats of padded input + wide output per dispatch */
+  implicitBudget: 1 << 22,
 };
 
 // Reused scratch (fresh large allocations page-fault on first touch, which
@@ -328,12 +341,15 @@ function wideGeom(q: Geo3): Wide | null {
   return { Hp, Wp, plane: Hp * Wp + (q.K[2] - 1) * q.dil[2] };
 }
 
-/** xpad[c·plane + y·Wp + j] = x[xOff + c·Ssz + (y - pad1)·S2 + j - pad2], 0 outside x. */
-function padInput(q: Geo3, wd: Wide, x: Float32Array, xOff: number, xpad: Float32Array): void {
+/**
+ * xpad[dOff + c·plane + y·Wp + j] = x[xOff + c·Ssz + (y - pad1)·S2 + j - pad2],
+ * 0 outside x (pads may be negative: a crop).
+ */
+function padInput(q: Geo3, wd: Wide, x: Float32Array, xOff: number, xpad: Float32Array, dOff = 0): void {
   const { Hp, Wp, plane } = wd, S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
-  const j0 = Math.min(Wp, p2), j1 = Math.max(j0, Math.min(Wp, S2 + p2));
+  const j0 = Math.max(0, Math.min(Wp, p2)), j1 = Math.max(j0, Math.min(Wp, S2 + p2));
   for (let c = 0; c < q.Cig; c++) {
-    const base = c * plane;
+    const base = dOff + c * plane;
     for (let y = 0; y < Hp; y++) {
       const iy = y - p1, row = base + y * Wp;
       if (iy < 0 || iy >= S1) {
@@ -466,6 +482,128 @@ function gradInputWide(q: Geo3, wd: Wide, gy: Float32Array, w: Float32Array, dx:
   }
 }
 
+// ---------------------------------------------------------------- implicit GEMM (unit strides)
+
+/**
+ * Unit-stride 1-D/2-D convolutions as GEMMs whose patch matrix is never
+ * written: row k = (c, t1, t2) of the wide patch matrix is the slice of the
+ * padded input at c·plane + t1·d1·Wp + t2·d2, and the GEMM gathers those
+ * slices while it packs its panels (`gemmGatherF32`, in every thread).
+ * The input gradient is the forward convolution of the output gradient with
+ * the flipped, transposed kernel (`transposedGeo`).
+ */
+function wideTable(q: Geo3, wd: Wide): Int32Array {
+  const K1 = q.K[1], K2 = q.K[2], t = new Int32Array(q.Cig * q.Ksz);
+  for (let c = 0, k = 0; c < q.Cig; c++) {
+    for (let t1 = 0; t1 < K1; t1++) {
+      for (let t2 = 0; t2 < K2; t2++, k++) t[k] = c * wd.plane + t1 * q.dil[1] * wd.Wp + t2 * q.dil[2];
+    }
+  }
+  return t;
+}
+
+/** Pad images n0 .. n0+m-1 (every group) into xpad: image i, group g at (i·G + g)·Cig·plane. */
+function padImages(q: Geo3, wd: Wide, x: Float32Array, n0: number, m: number, xpad: Float32Array): void {
+  for (let i = 0; i < m; i++) {
+    for (let g = 0; g < q.G; g++) {
+      padInput(q, wd, x, ((n0 + i) * q.Cin + g * q.Cig) * q.Ssz, xpad, (i * q.G + g) * q.Cig * wd.plane);
+    }
+  }
+}
+
+function forwardImplicit(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, out: Float32Array): void {
+  const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
+  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp, P = O1 * Wp, img = Cin * wd.plane;
+  const tbl = wideTable(q, wd);
+  const nb = Math.max(1, Math.min(N, Math.floor(tuning.implicitBudget / (img + Cout * P))));
+  const xpad = buf(2, nb * img), wide = buf(1, nb * Cout * P);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0);
+    padImages(q, wd, x, n0, m, xpad);
+    for (let g = 0; g < G; g++) {
+      const a = g * Cog * R, b = g * Cig * wd.plane, c = g * Cog * P;
+      gemmGatherF32(m, Cog, P, R, w, a, 0, R, false, xpad, b, img, tbl, false, wide, c, Cout * P, P);
+    }
+    // drop the wide columns
+    for (let i = 0; i < m * Cout; i++) {
+      const ob = (n0 * Cout + i) * Osz, wb = i * P;
+      for (let r = 0; r < O1; r++) {
+        const d = ob + r * O2, s = wb + r * Wp;
+        for (let j = 0; j < O2; j++) out[d + j] = wide[s + j];
+      }
+    }
+  }
+}
+
+function gradWeightImplicit(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw: Float32Array): void {
+  const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
+  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp, P = O1 * Wp, img = Cin * wd.plane;
+  const tbl = wideTable(q, wd);
+  const xpad = buf(2, img), gw = buf(1, Cout * P);
+  for (let n = 0; n < N; n++) {
+    padImages(q, wd, x, n, 1, xpad);
+    // gy in the wide layout, zeros in the discarded columns
+    for (let o = 0; o < Cout; o++) {
+      const gb = (n * Cout + o) * Osz, wb = o * P;
+      for (let r = 0; r < O1; r++) {
+        const s = gb + r * O2, d = wb + r * Wp;
+        for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
+        gw.fill(0, d + O2, d + Wp);
+      }
+    }
+    // dW_g[Cog, R] (+)= gw_g[Cog, P] · op(B), op(B)[p, k] = xpad_g[tbl[k] + p]
+    for (let g = 0; g < G; g++) {
+      const a = g * Cog * P, b = g * Cig * wd.plane;
+      gemmGatherF32(1, Cog, R, P, gw, a, 0, P, false, xpad, b, 0, tbl, true, dw, g * Cog * R, 0, R, n > 0);
+    }
+  }
+}
+
+/**
+ * At unit strides, dx = conv(gy, w′) with w′[g][ci, co, t] = w[g][co, ci, Ksz-1-t]
+ * (every kernel axis flipped) and padding (K - 1)·d - pad on each side; null
+ * when the strides are not all 1.
+ */
+function transposedGeo(q: Geo3): Geo3 | null {
+  if (q.stride.some((s) => s !== 1)) return null;
+  return {
+    ...q,
+    Cin: q.Cout,
+    Cout: q.Cin,
+    Cig: q.Cog,
+    Cog: q.Cig,
+    S: q.O,
+    O: q.S,
+    pad: q.pad.map((p, a) => (q.K[a] - 1) * q.dil[a] - p),
+    Ssz: q.Osz,
+    Osz: q.Ssz,
+  };
+}
+
+function flippedWeights(q: Geo3, w: Float32Array): Float32Array {
+  const { G, Cig, Cog, Ksz } = q, wt = new Float32Array(w.length);
+  for (let g = 0; g < G; g++) {
+    for (let co = 0; co < Cog; co++) {
+      for (let ci = 0; ci < Cig; ci++) {
+        const s = ((g * Cog + co) * Cig + ci) * Ksz, d = ((g * Cig + ci) * Cog + co) * Ksz + Ksz - 1;
+        for (let t = 0; t < Ksz; t++) wt[d - t] = w[s + t];
+      }
+    }
+  }
+  return wt;
+}
+
+/** Whether the implicit path applies: unit-stride 1-D/2-D, and the patch matrix would be large. */
+function implicitGeom(q: Geo3): Wide | null {
+  const wd = tuning.implicit ? wideGeom(q) : null;
+  return wd && q.Cig * q.Ksz * q.Osz >= tuning.implicitMin ? wd : null;
+}
+
+function allFinite(x: Float32Array): boolean {
+  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------- GEMM kernels
 
 function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
@@ -476,6 +614,11 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
   if (pointwise(q)) {
     // y[n,g] = W_g[Cog, Cig] · x[n,g][Cig, S]
     groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
+    return out;
+  }
+  const iw = implicitGeom(q);
+  if (iw) {
+    forwardImplicit(q, iw, x, w, out);
     return out;
   }
   const tp = taps(q);
@@ -521,6 +664,11 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
     groupBatched(N, G, Cig, Osz, Cog, w, R, true, gy, 0, Cog * Osz, Osz, dx, 0, Cig * Ssz, Ssz);
     return dx;
   }
+  const qt = transposedGeo(q), iw = qt && implicitGeom(qt);
+  if (qt && iw) {
+    forwardImplicit(qt, iw, gy, flippedWeights(q, w), dx);
+    return dx;
+  }
   const tp = taps(q);
   const { nb, rows } = plan(q, G * R * Osz, R * O2);
   if (nb > 0) {
@@ -559,6 +707,12 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Arra
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
   const dw = new Float32Array(Cout * R);
   if (dw.length === 0 || N * Osz === 0) return dw;
+  const iw = implicitGeom(q);
+  // (the discarded wide columns enter the depth as 0·x, which is not 0 for x = ±Inf or NaN)
+  if (iw && allFinite(x)) {
+    gradWeightImplicit(q, iw, x, gy, dw);
+    return dw;
+  }
   const tp = taps(q);
   const { nb, rows } = plan(q, G * (R + Cog) * Osz, R * O2);
   if (nb > 0) {

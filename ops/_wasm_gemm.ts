@@ -12,6 +12,7 @@
 // so results are bit-identical for any number of threads.
 import { WasmThreadPool } from "./_pool_threads.ts";
 import {
+  F32,
   FuncBuilder,
   HAS_RELAXED_SIMD,
   HAS_SHARED_MEMORY,
@@ -57,6 +58,8 @@ export function gemmModuleBytes(
   });
   for (const mr of opts.mrs ?? MRS) addKernel(m, mr, nr, relaxed, U);
   m.func(packPanel(nr), "packB");
+  m.func(packRowsTable(nr), "packBRowsT");
+  m.func(packColsTable(nr), "packBColsT");
   return m.bytes();
 }
 
@@ -191,6 +194,77 @@ function packPanel(W: number): FuncBuilder {
   return f;
 }
 
+/** `for (ctr = 0; ctr < limit; ctr++) body` in `f`. */
+function forLoop(f: FuncBuilder, ctr: number, limit: () => void, body: () => void): void {
+  f.i32(0).set(ctr).block().loop();
+  f.get(ctr);
+  limit();
+  f.op(Op.i32_ge_s).brIf(1);
+  body();
+  f.get(ctr).i32(1).op(Op.i32_add).set(ctr).br(0).end().end();
+}
+
+/**
+ * `packRowsT(src, tbl, kc, cols, dst)`: one panel of width W whose rows are
+ * gathered, dst[k*W + c] = src[tbl[k] + c] (tbl: int32 float offsets at byte
+ * address `tbl`) for c < cols, zero for cols <= c < W. Implicit im2col: the
+ * rows of a convolution's patch matrix are slices of the padded input.
+ */
+function packRowsTable(W: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [src, tbl, kc, cols, dst] = [0, 1, 2, 3, 4];
+  const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
+  f.get(dst).set(dp);
+  forLoop(f, k, () => f.get(kc), () => {
+    f.get(src).get(tbl).get(k).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.i32_load, 2).i32(4).op(Op.i32_mul)
+      .op(Op.i32_add).set(sp);
+    f.get(cols).i32(W).op(Op.i32_eq).if_();
+    for (let v = 0; v < W / 4; v++) {
+      f.get(dp).get(sp).simdMem(Simd.v128_load, 0, 16 * v).simdMem(Simd.v128_store, 4, 16 * v);
+    }
+    f.else_();
+    forLoop(f, c, () => f.i32(W), () => {
+      f.get(dp).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add);
+      f.get(c).get(cols).op(Op.i32_lt_s).if_(F32);
+      f.get(sp).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.f32_load, 2);
+      f.else_().f32(0).end();
+      f.mem(Op.f32_store, 2);
+    });
+    f.end();
+    f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+  });
+  return f;
+}
+
+/**
+ * `packColsT(src, tbl, kc, cols, dst)`: one panel of width W whose columns are
+ * gathered, dst[k*W + c] = src[tbl[c] + k] for c < cols, zero for cols <= c < W
+ * (the transposed patch matrix of a weight gradient).
+ */
+function packColsTable(W: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [src, tbl, kc, cols, dst] = [0, 1, 2, 3, 4];
+  const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
+  forLoop(f, c, () => f.i32(W), () => {
+    f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
+    f.get(c).get(cols).op(Op.i32_lt_s).if_();
+    f.get(src).get(tbl).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.i32_load, 2).i32(4).op(Op.i32_mul)
+      .op(Op.i32_add).set(sp);
+    forLoop(f, k, () => f.get(kc), () => {
+      f.get(dp).get(sp).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
+      f.get(sp).i32(4).op(Op.i32_add).set(sp);
+      f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+    });
+    f.else_();
+    forLoop(f, k, () => f.get(kc), () => {
+      f.get(dp).f32(0).mem(Op.f32_store, 2);
+      f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+    });
+    f.end();
+  });
+  return f;
+}
+
 /** What one GEMM job says: C[b] (+)= op(A[b]) · op(B[b]) for b < batch; indices in floats. */
 export interface GemmJob {
   batch: number;
@@ -225,10 +299,15 @@ export interface GemmJob {
   group: number;
   /** Int32 index of the per-chunk completion flags (threaded jobs) */
   flags: number;
+  /**
+   * Int32 index of B's gather table, or -1: op(B)[k, j] = B[tbl[k] + j], or
+   * with transB op(B)[k, j] = B[tbl[j] + k] (float offsets from B's base)
+   */
+  bTable: number;
 }
 
 /** Number of job fields when serialised into a Float64Array (see `encodeJob`). */
-export const JOB_FIELDS = 24;
+export const JOB_FIELDS = 25;
 
 export function encodeJob(j: GemmJob, out: Float64Array): void {
   out.set([
@@ -256,6 +335,7 @@ export function encodeJob(j: GemmJob, out: Float64Array): void {
     j.counter,
     j.group,
     j.flags,
+    j.bTable,
   ]);
 }
 
@@ -291,7 +371,7 @@ export function makeGemmDriver(
   NC: number,
 ): GemmDriver {
   type Fn = (...args: number[]) => void;
-  const packB = exports.packB as Fn;
+  const packB = exports.packB as Fn, packBRowsT = exports.packBRowsT as Fn, packBColsT = exports.packBColsT as Fn;
   let I = new Int32Array(memory.buffer);
 
   function geometry(job: Float64Array) {
@@ -314,7 +394,16 @@ export function makeGemmDriver(
       macro: exports["macro" + mr] as Fn,
       byRows: job[17] !== 0,
       packed: job[18],
+      transB,
+      bTbl: job[24],
     };
+  }
+
+  /** Pack column panel jp of op(B) (B's batch item at byte address b0) into dst. */
+  function packBPanel(g: ReturnType<typeof geometry>, b0: number, jp: number, cols: number, dst: number): void {
+    if (g.bTbl < 0) packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, g.K, cols, dst);
+    else if (g.transB) packBColsT(b0, (g.bTbl + jp * NR) * 4, g.K, cols, dst);
+    else packBRowsT(b0 + jp * NR * 4, g.bTbl * 4, g.K, cols, dst);
   }
 
   function prepack(job: Float64Array): void {
@@ -327,7 +416,7 @@ export function makeGemmDriver(
         const b0 = (job[8] + b * job[9]) * 4;
         for (let jp = 0; jp < nt; jp++) {
           const cols = Math.min(NR, N - jp * NR);
-          packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, K, cols, (g.packed + (b * nt + jp) * K * NR) * 4);
+          packBPanel(g, b0, jp, cols, (g.packed + (b * nt + jp) * K * NR) * 4);
         }
       } else {
         const a0 = (job[4] + b * job[5]) * 4;
@@ -382,7 +471,7 @@ export function makeGemmDriver(
         const np = Math.min(group, nt - p0), b0 = (job[8] + b * job[9]) * 4;
         for (let q = 0; q < np; q++) {
           const jp = p0 + q, cols = Math.min(NR, N - jp * NR);
-          packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, K, cols, (scratch + q * K * NR) * 4);
+          packBPanel(g, b0, jp, cols, (scratch + q * K * NR) * 4);
         }
         const mcp = Math.max(1, Math.floor(MC / mr));
         for (let ic = 0; ic < mt; ic += mcp) {
@@ -582,6 +671,7 @@ function gemmBatch(
   cBatchStride: number,
   ldcUser: number,
   accumulate: boolean,
+  bTable: Int32Array | null = null,
 ): boolean {
   const r = runtime();
   const mr = pickMR(M), Mp = Math.ceil(M / mr) * mr, Np = Math.ceil(N / NR) * NR;
@@ -600,8 +690,14 @@ function gemmBatch(
   const scratchStride = al(group * K * (byRows ? mr : NR));
   const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
-  const bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
-  const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan), packedAt = bAt + al(bSpan);
+  let bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
+  if (bTable) {
+    let hi = 0;
+    for (let i = 0; i < bTable.length; i++) hi = Math.max(hi, bTable[i]);
+    bSpan = (batch - 1) * bStride + hi + (transB ? K : N);
+  }
+  const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan);
+  const tblAt = bAt + al(bSpan), packedAt = tblAt + al(bTable ? bTable.length : 0);
   const cAt = packedAt + al(packedFloats);
   const per = Math.ceil((byRows ? mt : nt) / group), chunks = batch * per;
   const flagsAt = cAt + al(cFloats);
@@ -609,6 +705,7 @@ function gemmBatch(
   const H = new Float32Array(r.memory.buffer);
   H.set(a.subarray(aOff, aOff + aSpan), aAt);
   H.set(b.subarray(bOff, bOff + bSpan), bAt);
+  if (bTable) new Int32Array(r.memory.buffer).set(bTable, tblAt);
   // The caller's C (cOff, batch stride, row stride ldcUser) <-> the padded heap C ([batch, Mp, Np]).
   const move = (toHeap: boolean) => {
     if (Np === N && Mp === M && ldcUser === N && cBatchStride === M * N) {
@@ -656,6 +753,7 @@ function gemmBatch(
     counter: 0,
     group,
     flags: flagsAt,
+    bTable: bTable ? tblAt : -1,
   };
   const params = p ? p.params : job64;
   encodeJob(job, params);
@@ -811,6 +909,74 @@ export function gemmBatchedF32(
       transA,
       transB,
     );
+  }
+}
+
+/**
+ * Batched GEMM with a gathered B (implicit im2col): for q < batch,
+ * C_q (+)= op(A_q)·op(B_q) where op(B_q)[k, j] = b[bOff + q·bStride + table[k] + j],
+ * or with `transB` op(B_q)[k, j] = b[bOff + q·bStride + table[j] + k]; A and C
+ * as in {@linkcode gemmBatchedF32}. The gather happens while packing B's
+ * panels (in every thread), so the patch matrix is never written out.
+ */
+export function gemmGatherF32(
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  a: Float32Array,
+  aOff: number,
+  aStride: number,
+  lda: number,
+  transA: boolean,
+  b: Float32Array,
+  bOff: number,
+  bStride: number,
+  table: Int32Array,
+  transB: boolean,
+  c: Float32Array,
+  cOff: number,
+  cStride: number,
+  ldc: number,
+  accumulate = false,
+): void {
+  if (table.length !== (transB ? N : K)) {
+    throw new Error(`gemmGatherF32: table must have ${transB ? N : K} entries, got ${table.length}`);
+  }
+  if (batch <= 0 || M <= 0 || N <= 0) return;
+  if (K > 0 && GEMM_AVAILABLE) {
+    const ok = gemmBatch(
+      batch,
+      M,
+      N,
+      K,
+      a,
+      aOff,
+      aStride,
+      lda,
+      transA,
+      b,
+      bOff,
+      bStride,
+      0,
+      transB,
+      c,
+      cOff,
+      cStride,
+      ldc,
+      accumulate,
+      table,
+    );
+    if (ok) return;
+  }
+  // Explicit patch matrix per item (the heap could not hold the operands).
+  const bm = new Float32Array(K * N);
+  for (let q = 0; q < batch; q++) {
+    const base = bOff + q * bStride;
+    for (let k = 0; k < K; k++) {
+      for (let j = 0; j < N; j++) bm[k * N + j] = b[base + (transB ? table[j] + k : table[k] + j)];
+    }
+    gemmF32(M, N, K, a, aOff + q * aStride, lda, bm, 0, N, c, cOff + q * cStride, ldc, accumulate, transA);
   }
 }
 

@@ -262,6 +262,57 @@ Deno.test("wasm conv: forced direct/winograd and float64 run the JS reference ex
   for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `float64 output ${i}`);
 });
 
+Deno.test("wasm conv: implicit GEMM (gathered patch rows) at unit strides equals the JS reference", () => {
+  const prev = { ...convTuning };
+  try {
+    for (const implicitBudget of [1, 3000, 1 << 22]) {
+      Object.assign(convTuning, { implicitMin: 0, implicitBudget });
+      for (let seed = 91; seed <= 120; seed++) {
+        const c = randomCase(seed, 1 + (seed % 2));
+        c.opts.stride = 1;
+        compare(c, seed, `budget ${implicitBudget} case ${seed} ${JSON.stringify(c)}`);
+      }
+      // padding beyond the kernel's reach (negative padding in the transposed problem), dilation, groups
+      compare(
+        { r: 2, N: 3, Cin: 4, Cout: 6, S: [7, 9], K: [3, 2], opts: { padding: [[4, 0], [1, 3]], dilation: [1, 2] } },
+        121,
+        "wide pads",
+      );
+      compare({ r: 2, N: 2, Cin: 6, Cout: 4, S: [8, 8], K: [3, 3], opts: { groups: 2, padding: "same" } }, 122, "g2");
+      compare({ r: 1, N: 2, Cin: 3, Cout: 5, S: [30], K: [5], opts: { padding: 2, dilation: 3 } }, 123, "1-D");
+    }
+  } finally {
+    Object.assign(convTuning, prev);
+  }
+});
+
+Deno.test("wasm conv: non-finite inputs give the JS reference's Inf/NaN pattern in every gradient", () => {
+  const prev = { ...convTuning };
+  try {
+    Object.assign(convTuning, { implicitMin: 0 });
+    const x = rand([2, 3, 6, 7], 5).dataSync().slice();
+    x[6] = Infinity; // last column of a row: only some taps reach it
+    x[50] = NaN;
+    const xa = ts.array(x, { shape: [2, 3, 6, 7] }), w = rand([4, 3, 3, 3], 6);
+    const go = () => {
+      const [y, pb] = ts.vjp((x: NDArray, w: NDArray) => ts.conv2d(x, w), xa, w);
+      return [y, ...(pb(ts.onesLike(y)) as NDArray[])].map((a) => Float64Array.from(a.dataSync()));
+    };
+    const ref = withBackend("js", go), got = withBackend("wasm", go);
+    for (let k = 0; k < 3; k++) {
+      got[k].forEach((v, i) => {
+        const r = ref[k][i];
+        assert(
+          Number.isFinite(r) ? Math.abs(v - r) <= 1e-4 * (1 + Math.abs(r)) : Object.is(v, r),
+          `output ${k}[${i}]: ${v} vs ${r}`,
+        );
+      });
+    }
+  } finally {
+    Object.assign(convTuning, prev);
+  }
+});
+
 Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => {
   const prevThreads = ts.getNumThreads(), prevMin = tuning.threadMinFlops;
   tuning.threadMinFlops = 1; // thread even the small GEMMs
