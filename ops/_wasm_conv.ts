@@ -50,7 +50,7 @@ export const tuning: {
   wide: true,
   /** implicit GEMM for unit strides when the patch matrix has at least `implicitMin` floats */
   implicit: true,
-  implicitMin: 1 << 15,
+  implicitMin: 0,
   /** floats of padded input + wide output per dispatch */
   implicitBudget: 1 << 22,
 };
@@ -486,75 +486,79 @@ function gradInputWide(q: Geo3, wd: Wide, gy: Float32Array, w: Float32Array, dx:
 
 /**
  * Unit-stride 1-D/2-D convolutions as GEMMs whose patch matrix is never
- * written: row k = (c, t1, t2) of the wide patch matrix is the slice of the
- * padded input at c·plane + t1·d1·Wp + t2·d2, and the GEMM gathers those
- * slices while it packs its panels (`gemmGatherF32`, in every thread).
- * The input gradient is the forward convolution of the output gradient with
- * the flipped, transposed kernel (`transposedGeo`).
+ * written: over zero-padded images (Hp x Wp per channel, image i of a chunk at
+ * i·Cin·Hp·Wp), patch element (tap k = (c, t1, t2), position p = (oy, ox)) is
+ * xpad[tapOffset[k] + posOffset[p]] with tapOffset = c·Hp·Wp + t1·d1·Wp + t2·d2
+ * and posOffset = oy·Wp + ox, which the GEMM gathers while it packs its
+ * panels (`gemmGatherF32`, in every thread; contiguous positions are copied
+ * as vectors). The input gradient is the forward convolution of the output
+ * gradient with the flipped, transposed kernel (`transposedGeo`).
  */
-function wideTable(q: Geo3, wd: Wide): Int32Array {
-  const K1 = q.K[1], K2 = q.K[2], t = new Int32Array(q.Cig * q.Ksz);
+function tapOffsets(q: Geo3, wd: Wide): Int32Array {
+  const K1 = q.K[1], K2 = q.K[2], HW = wd.Hp * wd.Wp, t = new Int32Array(q.Cig * q.Ksz);
   for (let c = 0, k = 0; c < q.Cig; c++) {
     for (let t1 = 0; t1 < K1; t1++) {
-      for (let t2 = 0; t2 < K2; t2++, k++) t[k] = c * wd.plane + t1 * q.dil[1] * wd.Wp + t2 * q.dil[2];
+      for (let t2 = 0; t2 < K2; t2++, k++) t[k] = c * HW + t1 * q.dil[1] * wd.Wp + t2 * q.dil[2];
     }
   }
   return t;
 }
 
-/** Pad images n0 .. n0+m-1 (every group) into xpad: image i, group g at (i·G + g)·Cig·plane. */
-function padImages(q: Geo3, wd: Wide, x: Float32Array, n0: number, m: number, xpad: Float32Array): void {
-  for (let i = 0; i < m; i++) {
-    for (let g = 0; g < q.G; g++) {
-      padInput(q, wd, x, ((n0 + i) * q.Cin + g * q.Cig) * q.Ssz, xpad, (i * q.G + g) * q.Cig * wd.plane);
-    }
+/** posOffset of every output position of m images (image i at i·stride). */
+function positionOffsets(q: Geo3, wd: Wide, m: number, stride: number): Int32Array {
+  const O1 = q.O[1], O2 = q.O[2], t = new Int32Array(m * q.Osz);
+  for (let i = 0, p = 0; i < m; i++) {
+    for (let oy = 0; oy < O1; oy++) for (let ox = 0; ox < O2; ox++) t[p++] = i * stride + oy * wd.Wp + ox;
   }
+  return t;
+}
+
+/** Images per chunk: padded input and output of a chunk within the budget. */
+function chunkImages(q: Geo3, wd: Wide): number {
+  const per = q.Cin * wd.Hp * wd.Wp + q.Cout * q.Osz;
+  return Math.max(1, Math.min(q.N, Math.floor(tuning.implicitBudget / per)));
+}
+
+/** Pad images n0 .. n0+m-1 into xpad (image i at i·Cin·Hp·Wp, channel c at c·Hp·Wp within it). */
+function padImages(q: Geo3, wd: Wide, x: Float32Array, n0: number, m: number, xpad: Float32Array): void {
+  const one: Geo3 = { ...q, Cig: q.Cin }, img = { ...wd, plane: wd.Hp * wd.Wp };
+  for (let i = 0; i < m; i++) padInput(one, img, x, (n0 + i) * q.Cin * q.Ssz, xpad, i * q.Cin * img.plane);
 }
 
 function forwardImplicit(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, out: Float32Array): void {
   const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
-  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp, P = O1 * Wp, img = Cin * wd.plane;
-  const tbl = wideTable(q, wd);
-  const nb = Math.max(1, Math.min(N, Math.floor(tuning.implicitBudget / (img + Cout * P))));
-  const xpad = buf(2, nb * img), wide = buf(1, nb * Cout * P);
+  const R = Cig * Ksz, HW = wd.Hp * wd.Wp, nb = chunkImages(q, wd);
+  const kT = tapOffsets(q, wd), jT = positionOffsets(q, wd, 1, 0), xpad = buf(2, nb * Cin * HW);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0);
     padImages(q, wd, x, n0, m, xpad);
+    // y[n, g] = W_g[Cog, R] · patches[n, g][R, O]
     for (let g = 0; g < G; g++) {
-      const a = g * Cog * R, b = g * Cig * wd.plane, c = g * Cog * P;
-      gemmGatherF32(m, Cog, P, R, w, a, 0, R, false, xpad, b, img, tbl, false, wide, c, Cout * P, P);
-    }
-    // drop the wide columns
-    for (let i = 0; i < m * Cout; i++) {
-      const ob = (n0 * Cout + i) * Osz, wb = i * P;
-      for (let r = 0; r < O1; r++) {
-        const d = ob + r * O2, s = wb + r * Wp;
-        for (let j = 0; j < O2; j++) out[d + j] = wide[s + j];
-      }
+      const a = g * Cog * R, b = g * Cig * HW, c = (n0 * Cout + g * Cog) * Osz;
+      gemmGatherF32(m, Cog, Osz, R, w, a, 0, R, false, xpad, b, Cin * HW, kT, jT, out, c, Cout * Osz, Osz);
     }
   }
 }
 
 function gradWeightImplicit(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw: Float32Array): void {
   const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
-  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp, P = O1 * Wp, img = Cin * wd.plane;
-  const tbl = wideTable(q, wd);
-  const xpad = buf(2, img), gw = buf(1, Cout * P);
-  for (let n = 0; n < N; n++) {
-    padImages(q, wd, x, n, 1, xpad);
-    // gy in the wide layout, zeros in the discarded columns
-    for (let o = 0; o < Cout; o++) {
-      const gb = (n * Cout + o) * Osz, wb = o * P;
-      for (let r = 0; r < O1; r++) {
-        const s = gb + r * O2, d = wb + r * Wp;
-        for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
-        gw.fill(0, d + O2, d + Wp);
-      }
-    }
-    // dW_g[Cog, R] (+)= gw_g[Cog, P] · op(B), op(B)[p, k] = xpad_g[tbl[k] + p]
+  const R = Cig * Ksz, HW = wd.Hp * wd.Wp, nb = chunkImages(q, wd);
+  const jT = tapOffsets(q, wd), xpad = buf(2, nb * Cin * HW), gt = buf(1, Cog * nb * Osz);
+  let kT = positionOffsets(q, wd, nb, Cin * HW);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0), L = m * Osz;
+    if (m < nb) kT = kT.subarray(0, L);
+    padImages(q, wd, x, n0, m, xpad);
     for (let g = 0; g < G; g++) {
-      const a = g * Cog * P, b = g * Cig * wd.plane;
-      gemmGatherF32(1, Cog, R, P, gw, a, 0, P, false, xpad, b, 0, tbl, true, dw, g * Cog * R, 0, R, n > 0);
+      // gy_g regrouped [Cog, (image, position)]: the chunk is the GEMM depth
+      for (let o = 0; o < Cog; o++) {
+        for (let i = 0; i < m; i++) {
+          const s = ((n0 + i) * Cout + g * Cog + o) * Osz;
+          gt.set(gy.subarray(s, s + Osz), o * L + i * Osz);
+        }
+      }
+      // dW_g[Cog, R] (+)= gt[Cog, L] · patchesᵀ[L, R]
+      gemmGatherF32(1, Cog, R, L, gt, 0, 0, L, false, xpad, g * Cig * HW, 0, kT, jT, dw, g * Cog * R, 0, R, n0 > 0);
     }
   }
 }
@@ -597,11 +601,6 @@ function flippedWeights(q: Geo3, w: Float32Array): Float32Array {
 function implicitGeom(q: Geo3): Wide | null {
   const wd = tuning.implicit ? wideGeom(q) : null;
   return wd && q.Cig * q.Ksz * q.Osz >= tuning.implicitMin ? wd : null;
-}
-
-function allFinite(x: Float32Array): boolean {
-  for (let i = 0; i < x.length; i++) if (!Number.isFinite(x[i])) return false;
-  return true;
 }
 
 // ---------------------------------------------------------------- GEMM kernels
@@ -708,8 +707,7 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Arra
   const dw = new Float32Array(Cout * R);
   if (dw.length === 0 || N * Osz === 0) return dw;
   const iw = implicitGeom(q);
-  // (the discarded wide columns enter the depth as 0·x, which is not 0 for x = ±Inf or NaN)
-  if (iw && allFinite(x)) {
+  if (iw) {
     gradWeightImplicit(q, iw, x, gy, dw);
     return dw;
   }

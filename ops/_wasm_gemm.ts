@@ -58,8 +58,7 @@ export function gemmModuleBytes(
   });
   for (const mr of opts.mrs ?? MRS) addKernel(m, mr, nr, relaxed, U);
   m.func(packPanel(nr), "packB");
-  m.func(packRowsTable(nr), "packBRowsT");
-  m.func(packColsTable(nr), "packBColsT");
+  m.func(packGatherPanel(nr), "packBGather");
   return m.bytes();
 }
 
@@ -205,54 +204,45 @@ function forLoop(f: FuncBuilder, ctr: number, limit: () => void, body: () => voi
 }
 
 /**
- * `packRowsT(src, tbl, kc, cols, dst)`: one panel of width W whose rows are
- * gathered, dst[k*W + c] = src[tbl[k] + c] (tbl: int32 float offsets at byte
- * address `tbl`) for c < cols, zero for cols <= c < W. Implicit im2col: the
- * rows of a convolution's patch matrix are slices of the padded input.
+ * `packGather(src, kT, jT, kc, cols, dst)`: one panel of width W of a gathered
+ * operand, dst[k*W + c] = src[kT[k] + jT[c]] (kT, jT: int32 float offsets at
+ * byte addresses kT and jT; both strictly increasing) for c < cols, zero for
+ * cols <= c < W; v128 row copies when the panel's columns are contiguous.
+ * Implicit im2col: a convolution's patch matrix is B[tap offset + position
+ * offset] of the padded input.
  */
-function packRowsTable(W: number): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
-  const [src, tbl, kc, cols, dst] = [0, 1, 2, 3, 4];
-  const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
-  f.get(dst).set(dp);
+function packGatherPanel(W: number): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [src, kT, jT, kc, cols, dst] = [0, 1, 2, 3, 4, 5];
+  const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32), kp = f.local(I32);
+  const kOffset = () => f.get(kp).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl); // kT[k] in bytes
+  // contiguous full panel: jT[W-1] - jT[0] == W-1
+  f.get(cols).i32(W).op(Op.i32_eq);
+  f.get(jT).mem(Op.i32_load, 2, 4 * (W - 1)).get(jT).mem(Op.i32_load, 2).op(Op.i32_sub).i32(W - 1).op(Op.i32_eq);
+  f.op(Op.i32_and).if_();
+  f.get(src).get(jT).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl).op(Op.i32_add).set(sp);
+  f.get(dst).set(dp).get(kT).set(kp);
   forLoop(f, k, () => f.get(kc), () => {
-    f.get(src).get(tbl).get(k).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.i32_load, 2).i32(4).op(Op.i32_mul)
-      .op(Op.i32_add).set(sp);
-    f.get(cols).i32(W).op(Op.i32_eq).if_();
     for (let v = 0; v < W / 4; v++) {
-      f.get(dp).get(sp).simdMem(Simd.v128_load, 0, 16 * v).simdMem(Simd.v128_store, 4, 16 * v);
+      f.get(dp).get(sp);
+      kOffset();
+      f.op(Op.i32_add).simdMem(Simd.v128_load, 0, 16 * v).simdMem(Simd.v128_store, 4, 16 * v);
     }
-    f.else_();
-    forLoop(f, c, () => f.i32(W), () => {
-      f.get(dp).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add);
-      f.get(c).get(cols).op(Op.i32_lt_s).if_(F32);
-      f.get(sp).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.f32_load, 2);
-      f.else_().f32(0).end();
-      f.mem(Op.f32_store, 2);
-    });
-    f.end();
+    f.get(kp).i32(4).op(Op.i32_add).set(kp);
     f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
   });
-  return f;
-}
-
-/**
- * `packColsT(src, tbl, kc, cols, dst)`: one panel of width W whose columns are
- * gathered, dst[k*W + c] = src[tbl[c] + k] for c < cols, zero for cols <= c < W
- * (the transposed patch matrix of a weight gradient).
- */
-function packColsTable(W: number): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
-  const [src, tbl, kc, cols, dst] = [0, 1, 2, 3, 4];
-  const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
+  f.op(Op.return).end();
   forLoop(f, c, () => f.i32(W), () => {
-    f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
+    f.get(dst).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);
     f.get(c).get(cols).op(Op.i32_lt_s).if_();
-    f.get(src).get(tbl).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).mem(Op.i32_load, 2).i32(4).op(Op.i32_mul)
+    f.get(src).get(jT).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl)
       .op(Op.i32_add).set(sp);
+    f.get(kT).set(kp);
     forLoop(f, k, () => f.get(kc), () => {
-      f.get(dp).get(sp).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
-      f.get(sp).i32(4).op(Op.i32_add).set(sp);
+      f.get(dp).get(sp);
+      kOffset();
+      f.op(Op.i32_add).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
+      f.get(kp).i32(4).op(Op.i32_add).set(kp);
       f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
     });
     f.else_();
@@ -300,8 +290,8 @@ export interface GemmJob {
   /** Int32 index of the per-chunk completion flags (threaded jobs) */
   flags: number;
   /**
-   * Int32 index of B's gather table, or -1: op(B)[k, j] = B[tbl[k] + j], or
-   * with transB op(B)[k, j] = B[tbl[j] + k] (float offsets from B's base)
+   * Int32 indices of B's gather tables (kT: K entries, then jT: N entries), or
+   * -1: op(B)[k, j] = B[kT[k] + jT[j]] (float offsets from B's base)
    */
   bTable: number;
 }
@@ -371,7 +361,7 @@ export function makeGemmDriver(
   NC: number,
 ): GemmDriver {
   type Fn = (...args: number[]) => void;
-  const packB = exports.packB as Fn, packBRowsT = exports.packBRowsT as Fn, packBColsT = exports.packBColsT as Fn;
+  const packB = exports.packB as Fn, packBGather = exports.packBGather as Fn;
   let I = new Int32Array(memory.buffer);
 
   function geometry(job: Float64Array) {
@@ -394,7 +384,6 @@ export function makeGemmDriver(
       macro: exports["macro" + mr] as Fn,
       byRows: job[17] !== 0,
       packed: job[18],
-      transB,
       bTbl: job[24],
     };
   }
@@ -402,8 +391,7 @@ export function makeGemmDriver(
   /** Pack column panel jp of op(B) (B's batch item at byte address b0) into dst. */
   function packBPanel(g: ReturnType<typeof geometry>, b0: number, jp: number, cols: number, dst: number): void {
     if (g.bTbl < 0) packB(b0 + jp * NR * g.bjs, g.bks, g.bjs, g.K, cols, dst);
-    else if (g.transB) packBColsT(b0, (g.bTbl + jp * NR) * 4, g.K, cols, dst);
-    else packBRowsT(b0 + jp * NR * 4, g.bTbl * 4, g.K, cols, dst);
+    else packBGather(b0, g.bTbl * 4, (g.bTbl + g.K + jp * NR) * 4, g.K, cols, dst);
   }
 
   function prepack(job: Float64Array): void {
@@ -671,7 +659,7 @@ function gemmBatch(
   cBatchStride: number,
   ldcUser: number,
   accumulate: boolean,
-  bTable: Int32Array | null = null,
+  bTable: { k: Int32Array; j: Int32Array } | null = null,
 ): boolean {
   const r = runtime();
   const mr = pickMR(M), Mp = Math.ceil(M / mr) * mr, Np = Math.ceil(N / NR) * NR;
@@ -691,13 +679,9 @@ function gemmBatch(
   const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
   let bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
-  if (bTable) {
-    let hi = 0;
-    for (let i = 0; i < bTable.length; i++) hi = Math.max(hi, bTable[i]);
-    bSpan = (batch - 1) * bStride + hi + (transB ? K : N);
-  }
+  if (bTable) bSpan = (batch - 1) * bStride + bTable.k[K - 1] + bTable.j[N - 1] + 1;
   const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan);
-  const tblAt = bAt + al(bSpan), packedAt = tblAt + al(bTable ? bTable.length : 0);
+  const tblAt = bAt + al(bSpan), packedAt = tblAt + al(bTable ? K + N : 0);
   const cAt = packedAt + al(packedFloats);
   const per = Math.ceil((byRows ? mt : nt) / group), chunks = batch * per;
   const flagsAt = cAt + al(cFloats);
@@ -705,7 +689,11 @@ function gemmBatch(
   const H = new Float32Array(r.memory.buffer);
   H.set(a.subarray(aOff, aOff + aSpan), aAt);
   H.set(b.subarray(bOff, bOff + bSpan), bAt);
-  if (bTable) new Int32Array(r.memory.buffer).set(bTable, tblAt);
+  if (bTable) {
+    const I = new Int32Array(r.memory.buffer);
+    I.set(bTable.k, tblAt);
+    I.set(bTable.j, tblAt + K);
+  }
   // The caller's C (cOff, batch stride, row stride ldcUser) <-> the padded heap C ([batch, Mp, Np]).
   const move = (toHeap: boolean) => {
     if (Np === N && Mp === M && ldcUser === N && cBatchStride === M * N) {
@@ -914,10 +902,10 @@ export function gemmBatchedF32(
 
 /**
  * Batched GEMM with a gathered B (implicit im2col): for q < batch,
- * C_q (+)= op(A_q)·op(B_q) where op(B_q)[k, j] = b[bOff + q·bStride + table[k] + j],
- * or with `transB` op(B_q)[k, j] = b[bOff + q·bStride + table[j] + k]; A and C
- * as in {@linkcode gemmBatchedF32}. The gather happens while packing B's
- * panels (in every thread), so the patch matrix is never written out.
+ * C_q (+)= op(A_q)·B_q where B_q[k, j] = b[bOff + q·bStride + kT[k] + jT[j]]
+ * (kT: K offsets, jT: N offsets, both strictly increasing); A and C as in
+ * {@linkcode gemmBatchedF32}. The gather happens while B's panels are packed
+ * (in every thread), so the patch matrix is never written out.
  */
 export function gemmGatherF32(
   batch: number,
@@ -932,16 +920,19 @@ export function gemmGatherF32(
   b: Float32Array,
   bOff: number,
   bStride: number,
-  table: Int32Array,
-  transB: boolean,
+  kT: Int32Array,
+  jT: Int32Array,
   c: Float32Array,
   cOff: number,
   cStride: number,
   ldc: number,
   accumulate = false,
 ): void {
-  if (table.length !== (transB ? N : K)) {
-    throw new Error(`gemmGatherF32: table must have ${transB ? N : K} entries, got ${table.length}`);
+  const increasing = (t: Int32Array) => t.every((v, i) => i === 0 || v > t[i - 1]);
+  if (kT.length !== K || jT.length !== N || !increasing(kT) || !increasing(jT) || kT[0] + jT[0] < 0) {
+    throw new Error(
+      `gemmGatherF32: tables must be increasing with ${K} and ${N} entries, got ${kT.length} and ${jT.length}`,
+    );
   }
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (K > 0 && GEMM_AVAILABLE) {
@@ -959,13 +950,13 @@ export function gemmGatherF32(
       bOff,
       bStride,
       0,
-      transB,
+      false,
       c,
       cOff,
       cStride,
       ldc,
       accumulate,
-      table,
+      { k: kT, j: jT },
     );
     if (ok) return;
   }
@@ -973,9 +964,7 @@ export function gemmGatherF32(
   const bm = new Float32Array(K * N);
   for (let q = 0; q < batch; q++) {
     const base = bOff + q * bStride;
-    for (let k = 0; k < K; k++) {
-      for (let j = 0; j < N; j++) bm[k * N + j] = b[base + (transB ? table[j] + k : table[k] + j)];
-    }
+    for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bm[k * N + j] = b[base + kT[k] + jT[j]];
     gemmF32(M, N, K, a, aOff + q * aStride, lda, bm, 0, N, c, cOff + q * cStride, ldc, accumulate, transA);
   }
 }
