@@ -207,6 +207,18 @@ function countUses(targets: readonly Node[]): Uses {
   return uses;
 }
 
+/**
+ * Whether a fused kernel reads `node` (an input of its root, used `uses`
+ * times in the schedule) from its own buffer instead of recomputing it inline:
+ * heavy primitives, reductions under a broadcast, and values several
+ * consumers share (unless cheap to recompute).
+ */
+export function mustMaterialize(node: Node, expanded: boolean, uses: number): boolean {
+  if (!FUSIBLE.has(node.op)) return true;
+  if ((node.op === "reduce" || node.op === "argreduce") && expanded) return true;
+  return uses > 1 && !isCheap(node);
+}
+
 function isCheap(n: Node): boolean {
   if (n.buffer || n.op === "fill") return true;
   return VIEW.has(n.op) && n.op !== "pad" && isCheap(n.inputs[0]);
@@ -302,9 +314,7 @@ class Emitter {
   }
 
   #mustMaterialize(node: Node, expanded: boolean): boolean {
-    if (!FUSIBLE.has(node.op)) return true;
-    if ((node.op === "reduce" || node.op === "argreduce") && expanded) return true;
-    return (this.uses.get(node) ?? 0) > 1 && !isCheap(node);
+    return mustMaterialize(node, expanded, this.uses.get(node) ?? 0);
   }
 
   #emit(node: Node, idx: Index, block: Block, expanded: boolean): string {
