@@ -141,7 +141,7 @@ interface Built {
 
 /** The expression of `root` over its own shape, or null when some part needs the JS kernels. */
 function build(root: Node, uses: (n: Node) => number, input: (n: Node) => TypedArray): Built | null {
-  const R = root.shape.length, buffers: TypedArray[] = [], dtypes: string[] = [];
+  const buffers: TypedArray[] = [], dtypes: string[] = [];
   const memo = new Map<string, Expr>();
   const bufIndex = (n: Node, buf: TypedArray): number => {
     const i = buffers.indexOf(buf);
