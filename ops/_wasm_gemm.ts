@@ -232,6 +232,23 @@ function packGatherPanel(W: number): FuncBuilder {
     f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
   });
   f.op(Op.return).end();
+  // full panel, scattered columns: the W column addresses in locals, one kT load per row
+  const col = Array.from({ length: W }, () => f.local(I32));
+  f.get(cols).i32(W).op(Op.i32_eq).if_();
+  for (let q = 0; q < W; q++) {
+    f.get(src).get(jT).mem(Op.i32_load, 2, 4 * q).i32(2).op(Op.i32_shl).op(Op.i32_add).set(col[q]);
+  }
+  f.get(dst).set(dp).get(kT).set(kp);
+  forLoop(f, k, () => f.get(kc), () => {
+    kOffset();
+    f.set(sp);
+    for (let q = 0; q < W; q++) {
+      f.get(dp).get(col[q]).get(sp).op(Op.i32_add).mem(Op.f32_load, 2).mem(Op.f32_store, 2, 4 * q);
+    }
+    f.get(kp).i32(4).op(Op.i32_add).set(kp);
+    f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+  });
+  f.op(Op.return).end();
   forLoop(f, c, () => f.i32(W), () => {
     f.get(dst).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);
     f.get(c).get(cols).op(Op.i32_lt_s).if_();
