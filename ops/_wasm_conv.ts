@@ -17,6 +17,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { type Geo3, geo3 } from "./_conv_kernels.ts";
+import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
@@ -39,6 +40,7 @@ export const tuning: {
   batchBudget: number;
   block: number;
   depthwiseMaxCog: number;
+  depthwiseWasmMaxCog: number;
   wide: boolean;
   implicit: boolean;
   implicitMin: number;
@@ -47,6 +49,8 @@ export const tuning: {
   batchBudget: 1 << 20,
   block: 1 << 19,
   depthwiseMaxCog: 8,
+  /** one input channel per group, up to this many outputs each: the wasm depthwise kernels (1-D/2-D) */
+  depthwiseWasmMaxCog: 64,
   wide: true,
   /** implicit GEMM for unit strides when the patch matrix has at least `implicitMin` floats */
   implicit: true,
@@ -770,6 +774,8 @@ function fuse3(q: Geo3, lo: Int32Array, hi: Int32Array): { three: boolean; a3: n
 
 /** y[n, o] = Σ_c Σ_t w[o, c, t] · x[n, g·Cig + c, idx(t, ·)], one output row at a time. */
 function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
+  const fast = depthwiseWasmApplies(q) ? depthwiseWasm("forward", q, x, w) : null;
+  if (fast) return fast;
   const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
@@ -847,6 +853,8 @@ function forwardDirect(q: Geo3, x: Float32Array, w: Float32Array): Float32Array 
 
 /** dx[n, g·Cig + c] = Σ_o Σ_t w[o, c, t] · scatter(gy[n, o]), one input plane at a time. */
 function gradInputDirect(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array {
+  const fast = depthwiseWasmApplies(q) ? depthwiseWasm("gradInput", q, gy, w) : null;
+  if (fast) return fast;
   const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
@@ -904,6 +912,8 @@ function gradInputDirect(q: Geo3, gy: Float32Array, w: Float32Array): Float32Arr
 
 /** dw[o, c, t] = Σ_n Σ_p gy[n, o, p] · x[n, g·Cig + c, idx(t, p)]. */
 function gradWeightDirect(q: Geo3, x: Float32Array, gy: Float32Array): Float32Array {
+  const fast = depthwiseWasmApplies(q) ? depthwiseWasm("gradWeight", q, x, gy) : null;
+  if (fast) return fast;
   const { N, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const K0 = q.K[0], K1 = q.K[1], K2 = q.K[2], O0 = q.O[0], O1 = q.O[1], O2 = q.O[2];
   const S1 = q.S[1], S2 = q.S[2], s2 = q.stride[2];
@@ -989,7 +999,9 @@ function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | nu
   const a = (node.params as ConvGeometry).algorithm;
   if (a !== "auto" && a !== "im2col") return null;
   if (node.dtype !== "float32" || !inputs.every((b) => b instanceof Float32Array)) return null;
-  if (a === "auto" && q.Cig === 1 && q.G > 1 && q.Cog <= tuning.depthwiseMaxCog) return "direct";
+  if (a !== "auto" || q.Cig !== 1) return "gemm";
+  if (depthwiseWasmApplies(q)) return q.Cog <= tuning.depthwiseWasmMaxCog ? "direct" : "gemm";
+  return q.G > 1 && q.Cog <= tuning.depthwiseMaxCog ? "direct" : "gemm";
   return "gemm";
 }
 

@@ -6,6 +6,7 @@ import * as ts from "../mod.ts";
 import type { ConvPadding, NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
+import { depthwiseTuning } from "../ops/_wasm_depthwise.ts";
 
 function rng(seed: number): () => number {
   let s = (seed * 7919 + 17) % 2147483647;
@@ -313,9 +314,38 @@ Deno.test("wasm conv: non-finite inputs give the JS reference's Inf/NaN pattern 
   }
 });
 
+Deno.test("wasm conv: SIMD depthwise kernels (strides, dilations, multipliers, kernel sizes, 1-D, first layers) equal the JS reference", () => {
+  let seed = 500;
+  for (
+    const [S, K, stride, dil, pad, m] of [
+      [[13, 17], [3, 3], [2, 2], [1, 1], 1, 1],
+      [[12, 11], [3, 3], [1, 3], [1, 1], [[1, 0], [2, 1]], 2],
+      [[9, 14], [5, 5], [1, 1], [2, 1], 4, 1],
+      [[10, 10], [7, 7], [1, 1], [1, 1], 3, 3],
+      [[11, 9], [2, 4], [3, 2], [1, 2], 0, 2],
+      [[20, 20], [8, 8], [1, 1], [1, 1], 0, 1], // 64 taps: the JS direct loops
+    ] as [number[], number[], number[], number[], ConvPadding, number][]
+  ) {
+    const c: Case = {
+      r: 2,
+      N: 2,
+      Cin: 5,
+      Cout: 5 * m,
+      S,
+      K,
+      opts: { groups: 5, stride, dilation: dil, padding: pad },
+    };
+    compare(c, seed++, `depthwise S${S} K${K} s${stride} d${dil} p${JSON.stringify(pad)} m${m}`);
+  }
+  compare({ r: 1, N: 3, Cin: 6, Cout: 12, S: [37], K: [5], opts: { groups: 6, stride: 2, padding: 2 } }, 7, "1-D s2");
+  // one input channel and no groups (a network's first layer) takes the same kernels
+  compare({ r: 2, N: 4, Cin: 1, Cout: 16, S: [28, 28], K: [3, 3], opts: { padding: 1 } }, 8, "first layer");
+});
+
 Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => {
-  const prevThreads = ts.getNumThreads(), prevMin = tuning.threadMinFlops;
-  tuning.threadMinFlops = 1; // thread even the small GEMMs
+  const prevThreads = ts.getNumThreads(), prevMin = tuning.threadMinFlops, prevDw = depthwiseTuning.threadMinWork;
+  tuning.threadMinFlops = 1; // thread even the small GEMMs and depthwise kernels
+  depthwiseTuning.threadMinWork = 1;
   try {
     const cases: Case[] = [
       { r: 2, N: 3, Cin: 16, Cout: 24, S: [19, 21], K: [3, 3], opts: { padding: 1 } },
@@ -330,6 +360,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
       },
       { r: 2, N: 4, Cin: 32, Cout: 16, S: [9, 9], K: [1, 1], opts: {} },
       { r: 2, N: 2, Cin: 8, Cout: 8, S: [12, 12], K: [3, 3], opts: { groups: 8, padding: 1 } },
+      { r: 2, N: 3, Cin: 8, Cout: 16, S: [15, 13], K: [3, 3], opts: { groups: 8, stride: 2, padding: 1 } },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
     ];
     cases.forEach((c, i) => {
@@ -347,6 +378,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
     });
   } finally {
     tuning.threadMinFlops = prevMin;
+    depthwiseTuning.threadMinWork = prevDw;
     ts.setNumThreads(prevThreads);
   }
 });
