@@ -23,7 +23,7 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { getNumThreads } from "./_wasm_gemm.ts";
+import { getNumThreads, onShutdownThreads } from "./_wasm_gemm.ts";
 
 const S = {
   v128_load: 0x00,
@@ -367,6 +367,7 @@ export function _shutdownDepthwiseThreads(): void {
   pool?.close();
   pool = null;
 }
+onShutdownThreads(_shutdownDepthwiseThreads);
 
 /** Whether `q` is a 1-D/2-D convolution with one input channel per group (kernels up to 49 taps) that these kernels take. */
 export function depthwiseWasmApplies(q: Geo3): boolean {

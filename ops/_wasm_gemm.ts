@@ -621,6 +621,13 @@ export function getNumThreads(): number {
 export function shutdownThreads(): void {
   pool?.close();
   pool = null;
+  for (const stop of otherPools) stop();
+}
+
+const otherPools: (() => void)[] = [];
+/** Register how another kernel family stops its worker pool (for {@linkcode shutdownThreads}). */
+export function onShutdownThreads(stop: () => void): void {
+  otherPools.push(stop);
 }
 
 function getPool(T: number): WasmThreadPool | null {

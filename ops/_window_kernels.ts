@@ -18,7 +18,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { WasmThreadPool } from "./_pool_threads.ts";
-import { getNumThreads } from "./_wasm_gemm.ts";
+import { getNumThreads, onShutdownThreads } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -517,6 +517,7 @@ export function _shutdownWindowThreads(): void {
   windowPool?.close();
   windowPool = null;
 }
+onShutdownThreads(_shutdownWindowThreads);
 
 let nextModuleId = 1;
 
