@@ -1002,7 +1002,6 @@ function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | nu
   if (a !== "auto" || q.Cig !== 1) return "gemm";
   if (depthwiseWasmApplies(q)) return q.Cog <= tuning.depthwiseWasmMaxCog ? "direct" : "gemm";
   return q.G > 1 && q.Cog <= tuning.depthwiseMaxCog ? "direct" : "gemm";
-  return "gemm";
 }
 
 if (GEMM_AVAILABLE) {

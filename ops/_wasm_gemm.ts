@@ -12,7 +12,6 @@
 // so results are bit-identical for any number of threads.
 import { WasmThreadPool } from "./_pool_threads.ts";
 import {
-  F32,
   FuncBuilder,
   HAS_RELAXED_SIMD,
   HAS_SHARED_MEMORY,
