@@ -18,6 +18,7 @@ import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { type Geo3, geo3 } from "./_conv_kernels.ts";
 import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
+import { winogradApplies, winogradForward } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
@@ -45,6 +46,8 @@ export const tuning: {
   implicit: boolean;
   implicitMin: number;
   implicitBudget: number;
+  winogradMinChannels: number;
+  winogradMinPixels: number;
 } = {
   batchBudget: 1 << 20,
   block: 1 << 19,
@@ -57,6 +60,9 @@ export const tuning: {
   implicitMin: 0,
   /** floats of padded input + wide output per dispatch */
   implicitBudget: 1 << 22,
+  /** automatic Winograd F(2x2, 3x3) from this many input and output channels and output pixels */
+  winogradMinChannels: 16,
+  winogradMinPixels: 64,
 };
 
 // Reused scratch (fresh large allocations page-fault on first touch, which
@@ -609,7 +615,25 @@ function implicitGeom(q: Geo3): Wide | null {
 
 // ---------------------------------------------------------------- GEMM kernels
 
-function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
+/** Whether the automatic choices (Winograd) are open: algorithm "auto" (or a forced Winograd's gradient). */
+const autoOf = (node: Node): boolean => (node.params as ConvGeometry).algorithm !== "im2col";
+
+/**
+ * Winograd F(2x2, 3x3) pays off once both channel counts and the image are
+ * large enough. Automatic only on finite data: its transforms mix a tile's
+ * inputs, so one ±Inf would turn the tile's other outputs into NaN (Inf - Inf).
+ */
+function winogradPays(q: Geo3, x: Float32Array, w: Float32Array): boolean {
+  return winogradApplies(q) && Math.min(q.Cin, q.Cout) >= tuning.winogradMinChannels &&
+    q.O[1] * q.O[2] >= tuning.winogradMinPixels && allFinite(w) && allFinite(x);
+}
+
+function allFinite(a: Float32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] - a[i] !== 0) return false;
+  return true;
+}
+
+function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const out = new Float32Array(N * Cout * Osz);
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
@@ -619,6 +643,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
     groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
     return out;
   }
+  if (auto && winogradPays(q, x, w) && winogradForward(q, x, w, out)) return out;
   const iw = implicitGeom(q);
   if (iw) {
     forwardImplicit(q, iw, x, w, out);
@@ -657,7 +682,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array): Float32Array {
   return out;
 }
 
-function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array {
+function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array, auto = true): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const dx = new Float32Array(N * Cin * Ssz);
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
@@ -668,6 +693,7 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array): Float32Array
     return dx;
   }
   const qt = transposedGeo(q), iw = qt && implicitGeom(qt);
+  if (qt && auto && winogradPays(qt, gy, w) && winogradForward(qt, gy, flippedWeights(q, w), dx)) return dx;
   if (qt && iw) {
     forwardImplicit(qt, iw, gy, flippedWeights(q, w), dx);
     return dx;
@@ -994,11 +1020,19 @@ function gradWeightDirect(q: Geo3, x: Float32Array, gy: Float32Array): Float32Ar
 
 // ---------------------------------------------------------------- registration
 
-/** "gemm", "direct" (the float32 loops above) or null (the JS reference kernels). */
-function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | null {
-  const a = (node.params as ConvGeometry).algorithm;
-  if (a !== "auto" && a !== "im2col") return null;
+/**
+ * "gemm", "direct" (the depthwise kernels), "winograd" (forced, forward) or
+ * null (the JS reference kernels: forced "direct", float64). The gradients of
+ * a forced Winograd convolution choose as "auto" does.
+ */
+function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | "winograd" | null {
+  let a = (node.params as ConvGeometry).algorithm;
   if (node.dtype !== "float32" || !inputs.every((b) => b instanceof Float32Array)) return null;
+  if (a === "winograd") {
+    if (node.op === "conv") return winogradApplies(q) ? "winograd" : null;
+    a = "auto";
+  }
+  if (a !== "auto" && a !== "im2col") return null;
   if (a !== "auto" || q.Cig !== 1) return "gemm";
   if (depthwiseWasmApplies(q)) return q.Cog <= tuning.depthwiseWasmMaxCog ? "direct" : "gemm";
   return q.G > 1 && q.Cog <= tuning.depthwiseMaxCog ? "direct" : "gemm";
@@ -1011,7 +1045,11 @@ if (GEMM_AVAILABLE) {
     const p = path(node, inputs, q);
     if (!p) return reference(node, inputs);
     const [x, w] = inputs as Float32Array[];
-    return p === "direct" ? forwardDirect(q, x, w) : forwardGemm(q, x, w);
+    if (p === "winograd") {
+      const out = new Float32Array(N * Cout * q.Osz);
+      return winogradForward(q, x, w, out) ? out : reference(node, inputs);
+    }
+    return p === "direct" ? forwardDirect(q, x, w) : forwardGemm(q, x, w, autoOf(node));
   });
 
   registerKernel("wasm", "convGradInput", (node, inputs) => {
@@ -1020,7 +1058,7 @@ if (GEMM_AVAILABLE) {
     const p = path(node, inputs, q);
     if (!p) return reference(node, inputs);
     const [gy, w] = inputs as Float32Array[];
-    return p === "direct" ? gradInputDirect(q, gy, w) : gradInputGemm(q, gy, w);
+    return p === "direct" ? gradInputDirect(q, gy, w) : gradInputGemm(q, gy, w, autoOf(node));
   });
 
   registerKernel("wasm", "convGradWeight", (node, inputs) => {

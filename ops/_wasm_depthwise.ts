@@ -35,7 +35,14 @@ const S = {
 } as const;
 
 /** `for (i = from; i < limit; i += step) body` (limit read each time). */
-function loop(f: FuncBuilder, i: number, from: () => void, limit: () => void, step: number, body: () => void): void {
+export function loop(
+  f: FuncBuilder,
+  i: number,
+  from: () => void,
+  limit: () => void,
+  step: number,
+  body: () => void,
+): void {
   from();
   f.set(i).block().loop();
   f.get(i);
@@ -213,7 +220,7 @@ function scatterFunction(): FuncBuilder {
  * y0 <= iy < y1 copy src[iy·S2 + x0, iy·S2 + x1) to dst[(iy + p1)·Wp + x0 + p2]
  * (float addresses as bytes; bulk memory operations).
  */
-function padFunction(): FuncBuilder {
+export function padFunction(): FuncBuilder {
   const f = new FuncBuilder(new Array(11).fill(I32), []);
   const [src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1] = f.params.map((_, i) => i);
   const iy = f.local(I32);

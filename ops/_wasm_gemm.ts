@@ -632,7 +632,8 @@ export function onShutdownThreads(stop: () => void): void {
 function getPool(T: number): WasmThreadPool | null {
   if (T <= 1 || !SHARED || poolFailed) return null;
   if (pool && pool.size + 1 >= T) return pool;
-  shutdownThreads();
+  pool?.close(); // (only this pool: other kernel families may be mid-job)
+  pool = null;
   const r = runtime();
   const setup = `
     const makeGemmDriver = ${makeGemmDriver.toString()};
@@ -805,6 +806,104 @@ function gemmBatch(
   };
   p.run(T, () => r.driver.run(params, 0, T, drain));
   for (let q = first; q < chunks; q++) if (!copied[q]) copyChunk(q);
+  return true;
+}
+
+/**
+ * The GEMM heap grown to hold `floats` floats (shared between threads when the
+ * engine allows), for callers that build operands in place and run
+ * {@linkcode gemmInHeap}; null when it cannot grow. Floats 0..63 are reserved.
+ */
+export function gemmHeap(floats: number): WebAssembly.Memory | null {
+  const r = runtime();
+  return ensure(r.memory, floats * 4) ? r.memory : null;
+}
+
+/** Rows of the register tile the GEMM uses for M rows (C needs room for whole tiles). */
+export function gemmTileRows(M: number): number {
+  return pickMR(M);
+}
+
+/**
+ * Batched C[b] (+)= op(A[b])·op(B[b]) on operands already in the GEMM heap
+ * (float indices ≥ 64; layouts as in {@linkcode gemmBatchedF32}). C must have
+ * room for whole register tiles: ldc ≥ N rounded up to NR and cStride ≥ M
+ * rounded up to `gemmTileRows(M)`, times ldc (the padding is overwritten).
+ * Packing scratch goes from `freeAt` on. False when the heap cannot grow.
+ */
+export function gemmInHeap(
+  batch: number,
+  M: number,
+  N: number,
+  K: number,
+  aAt: number,
+  aStride: number,
+  lda: number,
+  transA: boolean,
+  bAt: number,
+  bStride: number,
+  ldb: number,
+  transB: boolean,
+  cAt: number,
+  cStride: number,
+  ldc: number,
+  accumulate: boolean,
+  freeAt: number,
+): boolean {
+  if (batch <= 0 || M <= 0 || N <= 0 || K <= 0) return true;
+  const r = runtime();
+  const mr = pickMR(M), mt = Math.ceil(M / mr), nt = Math.ceil(N / NR);
+  let T = 2 * batch * M * N * K >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(mt, nt)) : 1;
+  const p = T > 1 ? getPool(numThreads) : null;
+  T = p ? Math.min(T, p.size + 1) : 1;
+  const byRows = mt >= nt;
+  const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
+  const group = byRows
+    ? clamp(Math.ceil(batch * mt / (6 * T)), 1, Math.floor(MC / mr))
+    : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
+  const al = (n: number) => (n + 3) & ~3;
+  const scratchStride = al(group * K * (byRows ? mr : NR));
+  const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
+  const scratchAt = al(Math.max(64, freeAt)), packedAt = scratchAt + T * scratchStride;
+  const flagsAt = packedAt + al(packedFloats), chunks = batch * Math.ceil((byRows ? mt : nt) / group);
+  if (!ensure(r.memory, (flagsAt + chunks) * 4)) return false;
+  const job: GemmJob = {
+    batch,
+    M,
+    N,
+    K,
+    aOff: aAt,
+    aStride,
+    lda,
+    transA,
+    bOff: bAt,
+    bStride,
+    ldb,
+    transB,
+    cOff: cAt,
+    cStride,
+    ldc,
+    accumulate,
+    mr,
+    byRows,
+    packed: packedAt,
+    scratch: scratchAt,
+    scratchStride,
+    counter: 0,
+    group,
+    flags: flagsAt,
+    bTable: -1,
+  };
+  const params = p ? p.params : job64;
+  encodeJob(job, params);
+  r.driver.prepack(params);
+  const I = new Int32Array(r.memory.buffer);
+  I[0] = 0;
+  if (!p) r.driver.run(params, 0, 1);
+  else {
+    I.fill(0, flagsAt, flagsAt + chunks);
+    p.run(T, () => r.driver.run(params, 0, T));
+  }
   return true;
 }
 

@@ -7,6 +7,7 @@ import type { ConvPadding, NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
 import { depthwiseTuning } from "../ops/_wasm_depthwise.ts";
+import { winogradTuning } from "../ops/_wasm_winograd.ts";
 
 function rng(seed: number): () => number {
   let s = (seed * 7919 + 17) % 2147483647;
@@ -251,16 +252,41 @@ Deno.test("wasm conv: transposed convolutions, unfold and fold agree with the JS
   close(ug[1], ur[1], 1e-6, "fold");
 });
 
-Deno.test("wasm conv: forced direct/winograd and float64 run the JS reference exactly", () => {
+Deno.test("wasm conv: forced direct and float64 run the JS reference exactly; forced Winograd agrees with it", () => {
   const base: Case = { r: 2, N: 2, Cin: 4, Cout: 6, S: [8, 8], K: [3, 3], opts: { padding: 1 } };
-  for (const algorithm of ["direct", "winograd"] as const) {
-    const c = { ...base, opts: { ...base.opts, algorithm } };
-    const ref = withBackend("js", () => run(c, 5)), got = withBackend("wasm", () => run(c, 5));
-    for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `${algorithm} output ${i}`);
+  const direct = { ...base, opts: { ...base.opts, algorithm: "direct" as const } };
+  const ref = withBackend("js", () => run(direct, 5)), got = withBackend("wasm", () => run(direct, 5));
+  for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `direct output ${i}`);
+  compare({ ...base, opts: { ...base.opts, algorithm: "winograd" } }, 5, "forced winograd");
+  const ref64 = withBackend("js", () => run(base, 6, "float64")),
+    got64 = withBackend("wasm", () => run(base, 6, "float64"));
+  for (let i = 0; i < 3; i++) assertEquals(got64[i], ref64[i], `float64 output ${i}`);
+});
+
+Deno.test("wasm conv: Winograd F(2x2, 3x3) forward and input gradient equal the JS reference", () => {
+  const prev = { ...convTuning }, prevBudget = winogradTuning.budget;
+  try {
+    Object.assign(convTuning, { winogradMinChannels: 0, winogradMinPixels: 0 });
+    let seed = 700;
+    for (const budget of [1, 20000, 1 << 23]) {
+      winogradTuning.budget = budget; // one image per chunk, a few, all
+      for (
+        const [N, Cin, Cout, S, pad] of [
+          [3, 3, 5, [7, 9], 1],
+          [2, 8, 4, [8, 8], 0],
+          [2, 5, 7, [11, 6], 2],
+          [4, 6, 3, [5, 13], [[1, 0], [0, 2]]],
+          [1, 2, 2, [3, 3], 1],
+          [2, 16, 9, [17, 10], 1],
+        ] as [number, number, number, number[], ConvPadding][]
+      ) {
+        compare({ r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad } }, seed++, `winograd ${budget} S${S}`);
+      }
+    }
+  } finally {
+    Object.assign(convTuning, prev);
+    winogradTuning.budget = prevBudget;
   }
-  const ref = withBackend("js", () => run(base, 6, "float64")),
-    got = withBackend("wasm", () => run(base, 6, "float64"));
-  for (let i = 0; i < 3; i++) assertEquals(got[i], ref[i], `float64 output ${i}`);
 });
 
 Deno.test("wasm conv: implicit GEMM (gathered patch rows) at unit strides equals the JS reference", () => {
@@ -290,7 +316,8 @@ Deno.test("wasm conv: implicit GEMM (gathered patch rows) at unit strides equals
 Deno.test("wasm conv: non-finite inputs give the JS reference's Inf/NaN pattern in every gradient", () => {
   const prev = { ...convTuning };
   try {
-    Object.assign(convTuning, { implicitMin: 0 });
+    // (Winograd too: it must step aside for non-finite data)
+    Object.assign(convTuning, { implicitMin: 0, winogradMinChannels: 0, winogradMinPixels: 0 });
     const x = rand([2, 3, 6, 7], 5).dataSync().slice();
     x[6] = Infinity; // last column of a row: only some taps reach it
     x[50] = NaN;
@@ -361,6 +388,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
       { r: 2, N: 4, Cin: 32, Cout: 16, S: [9, 9], K: [1, 1], opts: {} },
       { r: 2, N: 2, Cin: 8, Cout: 8, S: [12, 12], K: [3, 3], opts: { groups: 8, padding: 1 } },
       { r: 2, N: 3, Cin: 8, Cout: 16, S: [15, 13], K: [3, 3], opts: { groups: 8, stride: 2, padding: 1 } },
+      { r: 2, N: 3, Cin: 16, Cout: 24, S: [12, 14], K: [3, 3], opts: { padding: 1, algorithm: "winograd" } },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
     ];
     cases.forEach((c, i) => {

@@ -1,0 +1,267 @@
+// Winograd F(2x2, 3x3) for 2-D 3x3 convolutions at unit stride and dilation
+// (float32, one group; Lavin & Gray 2016, "Fast Algorithms for Convolutional
+// Neural Networks"): each 4x4 input tile d becomes V = Bᵀ d B, each filter
+// U = G g Gᵀ, the 16 products M_ξ = U_ξ · V_ξ are one batched GEMM over the
+// channels, and each 2x2 output tile is Aᵀ M A: 2.25x fewer multiplications
+// than the direct product. The transforms are WebAssembly SIMD over four
+// tiles at a time (stride-2 tile columns deinterleaved by shuffles), split
+// across a worker pool by planes, and read and write the GEMM heap in place.
+import type { Geo3 } from "./_conv_kernels.ts";
+import { WasmThreadPool } from "./_pool_threads.ts";
+import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
+import { loop, padFunction } from "./_wasm_depthwise.ts";
+import { gemmHeap, gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
+
+const SH = 0x0d, ADD = 0xe4, SUB = 0xe5, LOAD = 0x00, STORE = 0x0b;
+const lanes = (...fl: number[]) => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+const EVEN = lanes(0, 2, 4, 6), ODD = lanes(1, 3, 5, 7), LO = lanes(0, 4, 1, 5), HI = lanes(2, 6, 3, 7);
+
+/**
+ * `inT(xp, Wpd, TH, TW4, v, xiStride)`: for the padded plane at xp (row length
+ * Wpd floats), tile (ty, tx) = rows 2ty.., columns 2tx..: V_ξ stored at
+ * v + ξ·xiStride + (ty·TW4 + tx)·4 bytes, for ty < TH, tx < TW4 (a multiple of 4).
+ */
+function inputTransform(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [xp, Wpd, TH, TW4, v, xs] = [0, 1, 2, 3, 4, 5];
+  const ty = f.local(I32), tx = f.local(I32), base = f.local(I32), dst = f.local(I32);
+  const a = f.local(V128), b = f.local(V128), c = f.local(V128), e = f.local(V128);
+  const d = Array.from({ length: 16 }, () => f.local(V128)), t = Array.from({ length: 16 }, () => f.local(V128));
+  const op = (x: number, y: number, code: number, out: number) => f.get(x).get(y).simd(code).set(out);
+  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      // base = xp + (2ty·Wpd + 2tx)·4
+      f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(3).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
+      for (let i = 0; i < 4; i++) {
+        f.get(base).simdMem(LOAD, 2).set(a).get(base).simdMem(LOAD, 2, 16).set(b);
+        f.get(base).simdMem(LOAD, 2, 8).set(c).get(base).simdMem(LOAD, 2, 24).set(e);
+        f.get(a).get(b).emit(0xfd, SH, ...EVEN).set(d[i * 4]);
+        f.get(a).get(b).emit(0xfd, SH, ...ODD).set(d[i * 4 + 1]);
+        f.get(c).get(e).emit(0xfd, SH, ...EVEN).set(d[i * 4 + 2]);
+        f.get(c).get(e).emit(0xfd, SH, ...ODD).set(d[i * 4 + 3]);
+        f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
+      }
+      // t = Bᵀ d (rows), then u = t B (columns) into d
+      for (let j = 0; j < 4; j++) {
+        op(d[j], d[8 + j], SUB, t[j]);
+        op(d[4 + j], d[8 + j], ADD, t[4 + j]);
+        op(d[8 + j], d[4 + j], SUB, t[8 + j]);
+        op(d[4 + j], d[12 + j], SUB, t[12 + j]);
+      }
+      for (let i = 0; i < 4; i++) {
+        op(t[i * 4], t[i * 4 + 2], SUB, d[i * 4]);
+        op(t[i * 4 + 1], t[i * 4 + 2], ADD, d[i * 4 + 1]);
+        op(t[i * 4 + 2], t[i * 4 + 1], SUB, d[i * 4 + 2]);
+        op(t[i * 4 + 1], t[i * 4 + 3], SUB, d[i * 4 + 3]);
+      }
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(v).op(Op.i32_add).set(dst);
+      for (let xi = 0; xi < 16; xi++) {
+        f.get(dst).get(d[xi]).simdMem(STORE, 2);
+        if (xi < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
+      }
+    });
+  });
+  return f;
+}
+
+/**
+ * `outT(m, xiStride, TH, TW4, op)`: from M_ξ at m + ξ·xiStride + (ty·TW4 + tx)·4
+ * bytes, the 2x2 output tile Aᵀ M A of tile (ty, tx) at rows 2ty.., columns
+ * 2tx.. of the output plane at op (row length 2·TW4).
+ */
+function outputTransform(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [m, xs, TH, TW4, out] = [0, 1, 2, 3, 4];
+  const ty = f.local(I32), tx = f.local(I32), src = f.local(I32), row = f.local(I32);
+  const v = Array.from({ length: 16 }, () => f.local(V128)), s = Array.from({ length: 8 }, () => f.local(V128));
+  const y0 = f.local(V128), y1 = f.local(V128);
+  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(m).op(Op.i32_add).set(src);
+      for (let xi = 0; xi < 16; xi++) {
+        f.get(src).simdMem(LOAD, 2).set(v[xi]);
+        if (xi < 15) f.get(src).get(xs).op(Op.i32_add).set(src);
+      }
+      // s = Aᵀ M (rows: m0 + m1 + m2, m1 - m2 - m3)
+      for (let j = 0; j < 4; j++) {
+        f.get(v[j]).get(v[4 + j]).simd(ADD).get(v[8 + j]).simd(ADD).set(s[j]);
+        f.get(v[4 + j]).get(v[8 + j]).simd(SUB).get(v[12 + j]).simd(SUB).set(s[4 + j]);
+      }
+      for (let i = 0; i < 2; i++) {
+        f.get(s[i * 4]).get(s[i * 4 + 1]).simd(ADD).get(s[i * 4 + 2]).simd(ADD).set(y0);
+        f.get(s[i * 4 + 1]).get(s[i * 4 + 2]).simd(SUB).get(s[i * 4 + 3]).simd(SUB).set(y1);
+        // row 2ty + i, columns 2tx .. 2tx + 7: y0/y1 interleaved
+        f.get(ty).i32(1).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+        f.i32(3).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
+        f.get(row).get(y0).get(y1).emit(0xfd, SH, ...LO).simdMem(STORE, 2);
+        f.get(row).get(y0).get(y1).emit(0xfd, SH, ...HI).simdMem(STORE, 2, 16);
+      }
+    });
+  });
+  return f;
+}
+
+/** `crop(src, Ws, dst, Wd, rows)`: rows of Wd floats from a plane of row length Ws to a dense plane. */
+function cropFunction(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [src, Ws, dst, Wd, rows] = [0, 1, 2, 3, 4];
+  const r = f.local(I32);
+  loop(f, r, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.get(r).get(Wd).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
+    f.get(r).get(Ws).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
+    f.get(Wd).i32(2).op(Op.i32_shl).emit(0xfc, 10, 0, 0); // memory.copy
+  });
+  return f;
+}
+
+const SHARED = HAS_SHARED_MEMORY;
+
+function moduleBytes(): Uint8Array<ArrayBuffer> {
+  const m = new ModuleBuilder().importMemory({
+    module: "env",
+    name: "mem",
+    initial: 1,
+    maximum: SHARED ? 16384 : undefined,
+    shared: SHARED,
+  });
+  m.func(padFunction(), "pad");
+  m.func(inputTransform(), "inT");
+  m.func(outputTransform(), "outT");
+  m.func(cropFunction(), "crop");
+  return m.bytes();
+}
+
+// params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
+// OX, SCR, scratchStride, nb·tiles]; mode 0: pad + input transform per input plane, 1: output
+// transform + crop per output plane.
+const WORK_SETUP = `
+  return (P, t, T) => {
+    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS] = P;
+    const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), tiles = TH * TW4;
+    const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, scr = SCR + t * SS;
+    for (let u = u0; u < u1; u++) {
+      if (mode === 0) {
+        const i = Math.floor(u / Cin), c = u % Cin;
+        const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, Wpd - p2));
+        const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, Hpd - p1));
+        exports.pad((XIN + u * S1 * S2) * 4, S2, scr * 4, Wpd, Hpd * Wpd, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
+        exports.inT(scr * 4, Wpd, TH, TW4, (V + c * Pp + i * tiles) * 4, Cin * Pp * 4);
+      } else {
+        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles;
+        exports.outT((M + co * Pp + i * tiles) * 4, Mp * Pp * 4, TH, TW4, plane * 4);
+        exports.crop(plane * 4, 2 * TW4, (OX + u * O1 * O2) * 4, O2, O1);
+      }
+    }
+  };
+`;
+
+let rt: { exports: WebAssembly.Exports; module: WebAssembly.Module; work: Work } | null = null;
+type Work = (params: Float64Array, t: number, T: number) => void;
+let pool: WasmThreadPool | null = null;
+let poolFailed = false;
+const localParams = new Float64Array(32);
+
+function runtime(memory: WebAssembly.Memory) {
+  if (rt) return rt;
+  const module = new WebAssembly.Module(moduleBytes());
+  const exports = new WebAssembly.Instance(module, { env: { mem: memory } }).exports;
+  rt = { exports, module, work: new Function("exports", "memory", WORK_SETUP)(exports, memory) as Work };
+  return rt;
+}
+
+function threads(memory: WebAssembly.Memory, module: WebAssembly.Module, T: number): WasmThreadPool | null {
+  if (T <= 1 || !SHARED || poolFailed) return null;
+  if (pool && pool.size + 1 === T) return pool;
+  pool?.close();
+  pool = null;
+  try {
+    pool = new WasmThreadPool(module, memory, WORK_SETUP, T - 1);
+  } catch {
+    poolFailed = true;
+  }
+  return pool;
+}
+
+function shutdown(): void {
+  pool?.close();
+  pool = null;
+}
+onShutdownThreads(shutdown);
+
+/** Floats of heap per chunk of images (transformed input and products dominate). */
+export const winogradTuning: { budget: number } = { budget: 1 << 23 };
+
+/** Whether Winograd F(2x2, 3x3) applies: 2-D 3x3, unit stride and dilation, one group. */
+export function winogradApplies(q: Geo3): boolean {
+  return HAS_SIMD && q.G === 1 && q.K[0] === 1 && q.K[1] === 3 && q.K[2] === 3 && q.S[0] === 1 && q.O[0] === 1 &&
+    q.stride.every((s) => s === 1) && q.dil.every((d) => d === 1);
+}
+
+/** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3). */
+function filterTransform(w: Float32Array, Cout: number, Cin: number, H: Float32Array, at: number): void {
+  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+  const tmp = new Float64Array(12);
+  for (let co = 0; co < Cout; co++) {
+    for (let ci = 0; ci < Cin; ci++) {
+      const g = (co * Cin + ci) * 9;
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 3; j++) {
+          tmp[i * 3 + j] = G[i][0] * w[g + j] + G[i][1] * w[g + 3 + j] + G[i][2] * w[g + 6 + j];
+        }
+      }
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) {
+          const v = tmp[i * 3] * G[j][0] + tmp[i * 3 + 1] * G[j][1] + tmp[i * 3 + 2] * G[j][2];
+          H[at + ((i * 4 + j) * Cout + co) * Cin + ci] = v;
+        }
+      }
+    }
+  }
+}
+
+/**
+ * y = conv(x, w) by Winograd F(2x2, 3x3) into `out` ([N, Cout, O1, O2]); false
+ * when the heap cannot hold one image's work (the caller falls back).
+ */
+export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: Float32Array): boolean {
+  const { N, Cin, Cout } = q;
+  const [S1, S2, O1, O2, p1, p2] = [q.S[1], q.S[2], q.O[1], q.O[2], q.pad[1], q.pad[2]];
+  const TH = Math.ceil(O1 / 2), TW4 = Math.ceil(Math.ceil(O2 / 2) / 4) * 4, tiles = TH * TW4;
+  const Mp = Math.ceil(Cout / gemmTileRows(Cout)) * gemmTileRows(Cout);
+  const perImage = 16 * (Cin + Mp) * tiles + Cout * 4 * tiles + (Cin * S1 + Cout * O1) * Math.max(S2, O2);
+  const nb = Math.max(1, Math.min(N, Math.floor(winogradTuning.budget / perImage)));
+  const al = (n: number) => (n + 15) & ~15;
+  const Pmax = Math.ceil((nb * tiles) / NR) * NR, planeIn = (2 * TH + 2) * (2 * TW4 + 2) + 16;
+  let T = Math.min(getNumThreads(), nb * Math.min(Cin, Cout));
+  const U = 64, XIN = U + al(16 * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + al(16 * Cin * Pmax);
+  const OP = M + al(16 * Mp * Pmax), OX = OP + al(nb * Cout * 4 * tiles), SCR = OX + al(nb * Cout * O1 * O2);
+  const free = SCR + T * al(planeIn);
+  const memory = gemmHeap(free);
+  if (!memory) return false;
+  const r = runtime(memory);
+  const p = T > 1 ? threads(memory, r.module, T) : null;
+  if (!p) T = 1;
+  filterTransform(w, Cout, Cin, new Float32Array(memory.buffer), U);
+  const params = p ? p.params : localParams;
+  const run = () => p ? p.run(T, () => r.work(params, 0, T)) : r.work(params, 0, 1);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR;
+    new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    const job = [0, m * Cin, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, al(planeIn)];
+    params.set(job);
+    run();
+    // tiles past the last image's (Pp padding) multiply stale data; their products are never read
+    if (
+      !gemmInHeap(16, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, Cin * Pp, Pp, false, M, Mp * Pp, Pp, false, free)
+    ) {
+      return false;
+    }
+    params.set(job);
+    params[0] = 1;
+    params[1] = m * Cout;
+    run();
+    const H = new Float32Array(memory.buffer);
+    out.set(H.subarray(OX, OX + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
+  }
+  return true;
+}
