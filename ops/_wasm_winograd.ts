@@ -132,11 +132,11 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 // params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
-// OX, SCR, scratchStride, nb·tiles]; mode 0: pad + input transform per input plane, 1: output
+// OX, SCR, scratchStride, VS, MS] (VS, MS: floats between the ξ blocks of V and M); mode 0: pad + input transform per input plane, 1: output
 // transform + crop per output plane.
 const WORK_SETUP = `
   return (P, t, T) => {
-    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS] = P;
+    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS] = P;
     const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), tiles = TH * TW4;
     const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, scr = SCR + t * SS;
     for (let u = u0; u < u1; u++) {
@@ -145,10 +145,10 @@ const WORK_SETUP = `
         const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, Wpd - p2));
         const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, Hpd - p1));
         exports.pad((XIN + u * S1 * S2) * 4, S2, scr * 4, Wpd, Hpd * Wpd, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
-        exports.inT(scr * 4, Wpd, TH, TW4, (V + c * Pp + i * tiles) * 4, Cin * Pp * 4);
+        exports.inT(scr * 4, Wpd, TH, TW4, (V + c * Pp + i * tiles) * 4, VS * 4);
       } else {
         const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles;
-        exports.outT((M + co * Pp + i * tiles) * 4, Mp * Pp * 4, TH, TW4, plane * 4);
+        exports.outT((M + co * Pp + i * tiles) * 4, MS * 4, TH, TW4, plane * 4);
         exports.crop(plane * 4, 2 * TW4, (OX + u * O1 * O2) * 4, O2, O1);
       }
     }
@@ -233,8 +233,11 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
   const al = (n: number) => (n + 15) & ~15;
   const Pmax = Math.ceil((nb * tiles) / NR) * NR, planeIn = (2 * TH + 2) * (2 * TW4 + 2) + 16;
   let T = Math.min(getNumThreads(), nb * Math.min(Cin, Cout));
-  const U = 64, XIN = U + al(16 * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + al(16 * Cin * Pmax);
-  const OP = M + al(16 * Mp * Pmax), OX = OP + al(nb * Cout * 4 * tiles), SCR = OX + al(nb * Cout * O1 * O2);
+  // ξ blocks a cache line off a multiple of 4 KiB apart: the 16 streams of a transform must not
+  // share cache sets
+  const skew = (n: number) => al(n) + (al(n) % 1024 === 0 ? 16 : 0);
+  const U = 64, XIN = U + al(16 * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + 16 * skew(Cin * Pmax);
+  const OP = M + 16 * skew(Mp * Pmax), OX = OP + al(nb * Cout * 4 * tiles), SCR = OX + al(nb * Cout * O1 * O2);
   const free = SCR + T * al(planeIn);
   const memory = gemmHeap(free);
   if (!memory) return false;
@@ -245,14 +248,38 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
   const params = p ? p.params : localParams;
   const run = () => p ? p.run(T, () => r.work(params, 0, T)) : r.work(params, 0, 1);
   for (let n0 = 0; n0 < N; n0 += nb) {
-    const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR;
+    const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
     new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
-    const job = [0, m * Cin, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, al(planeIn)];
+    const job = [
+      0,
+      m * Cin,
+      Cin,
+      Cout,
+      S1,
+      S2,
+      O1,
+      O2,
+      p1,
+      p2,
+      TH,
+      TW4,
+      XIN,
+      V,
+      Pp,
+      M,
+      Mp,
+      OP,
+      OX,
+      SCR,
+      al(planeIn),
+      VS,
+      MS,
+    ];
     params.set(job);
     run();
     // tiles past the last image's (Pp padding) multiply stale data; their products are never read
     if (
-      !gemmInHeap(16, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, Cin * Pp, Pp, false, M, Mp * Pp, Pp, false, free)
+      !gemmInHeap(16, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, VS, Pp, false, M, MS, Pp, false, free)
     ) {
       return false;
     }
