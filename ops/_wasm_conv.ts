@@ -1,18 +1,25 @@
 // "wasm" kernels for the convolution primitives `conv`, `convGradInput` and
-// `convGradWeight` on float32 data: im2col (plain JS, row copies, written
-// straight into the layout each GEMM wants) + the WebAssembly SIMD GEMM
-// (`gemmBatchedF32`, one threaded dispatch per chunk of images):
-//   forward      y[n,g]  = W_g[Cog, R] · cols[n,g][R, O]            (R = Cin/G · kernel taps)
-//   grad input   cols    = W_gᵀ[R, Cog] · g[n,g][Cog, O], then col2im scatter-add
-//   grad weight  dW_g    = gᵀ_g[Cog, N·O] · cols_gᵀ[N·O, R]          (the batch is the depth)
-// Pointwise convolutions (1×1, stride 1, no padding) skip im2col/col2im and
-// run the GEMM on the input itself. Depthwise-like convolutions (one input
-// channel per group, few outputs per group: a GEMM with a tiny depth) use a
-// direct float32 loop instead. Forced "direct"/"winograd" algorithms and
-// float64 data run on the JS reference kernels (`_conv_kernels.ts`).
+// `convGradWeight` on float32 data, all on the WebAssembly SIMD GEMM:
+//   forward      y[n,g]  = W_g[Cog, R] · patches[n,g][R, O]          (R = Cin/G · kernel taps)
+//   grad input   patches = W_gᵀ[R, Cog] · g[n,g][Cog, O], then col2im scatter-add
+//   grad weight  dW_g    = gᵀ_g[Cog, N·O] · patches_gᵀ[N·O, R]       (the batch is the depth)
+// Which way the patch matrix is made:
+//   - unit strides (1-D/2-D): implicit GEMM, the GEMM gathers the patches from
+//     the padded input while it packs (`gemmGatherF32`); the input gradient is
+//     the forward convolution with the flipped, transposed kernel;
+//   - 3x3 at unit stride and dilation, >= 16 channels: Winograd F(2x2, 3x3)
+//     (`_wasm_winograd.ts`) for the forward and that input gradient;
+//   - otherwise im2col in JS (row copies, whole images batched, or blocks of
+//     rows of one image), col2im for the input gradient;
+//   - pointwise (1x1, stride 1, no padding): the GEMM on the input itself;
+//   - one input channel per group (depthwise, first layers): the SIMD plane
+//     kernels of `_wasm_depthwise.ts`.
+// A forced "direct" algorithm and float64 data run on the JS reference kernels
+// (`_conv_kernels.ts`); a forced "winograd" runs the wasm Winograd.
 //
-// Every JS step runs on the calling thread in a fixed order and the GEMM is
-// bit-identical for any thread count, so results do not depend on it.
+// Every JS step runs on the calling thread in a fixed order and every wasm
+// kernel splits its work so that each output has one fixed summation order,
+// so results do not depend on the thread count.
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
