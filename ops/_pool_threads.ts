@@ -1,36 +1,51 @@
-// A pool of worker threads over one shared WebAssembly.Memory. Every worker
-// instantiates the same module against the memory and builds a work function
-// from a JS source string; a job is dispatched by bumping a generation counter
-// in a SharedArrayBuffer (Atomics.notify) and joined by counting down
-// (Atomics.wait on the calling thread, which takes share 0 itself).
+// One set of worker threads for every WebAssembly kernel family (GEMM,
+// window kernels, depthwise, Winograd). A family registers its module, memory
+// and a work-function source; every worker instantiates the module against
+// that memory (shared) and builds the work function from the source. A job
+// is dispatched by writing its family and thread count, then bumping a
+// generation counter in a SharedArrayBuffer (Atomics.notify); it is joined by
+// counting down (Atomics.wait on the calling thread, which takes share 0
+// itself). One set, not one per family: idle workers poll briefly for the
+// next job, and pollers of several families would compete for the cores.
 //
 // Workers are node:worker_threads workers started from source text (no file
 // and no permission needed) and unref'd, so an idle pool never keeps a
 // process or `deno test` alive; they sleep in Atomics.wait between jobs.
-import { Worker } from "node:worker_threads";
+// Registrations reach them on a MessagePort, read synchronously
+// (receiveMessageOnPort) when a job names a family they have not built yet.
+import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 
-const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4;
+const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4, FAMILY = 5;
 /** Slots of the shared Float64Array that carries a job's parameters. */
 export const PARAM_SLOTS = 64;
 const SPIN = 20000;
 /** How long an idle worker keeps polling for the next job before it sleeps (ms). */
-const IDLE_SPIN_MS = 2;
+const IDLE_SPIN_MS = 1;
 
 const WORKER_SRC = `
-const { workerData } = require("node:worker_threads");
-const { wasmModule, memory, ctrlBuffer, paramBuffer, id, setup } = workerData;
+const { workerData, receiveMessageOnPort } = require("node:worker_threads");
+const { port, ctrlBuffer, paramBuffer, id } = workerData;
 const ctrl = new Int32Array(ctrlBuffer), params = new Float64Array(paramBuffer);
-let work = null;
-try {
-  const instance = new WebAssembly.Instance(wasmModule, { env: { mem: memory } });
-  work = new Function("exports", "memory", setup)(instance.exports, memory);
-} catch (e) {
-  Atomics.store(ctrl, ${ERROR}, 2);
-}
+const works = [];
+// the work function of family f (building the families registered so far)
+const familyWork = (f) => {
+  while (works[f] === undefined) {
+    const m = receiveMessageOnPort(port);
+    if (!m) return null;
+    const { family, module, memory, setup } = m.message;
+    try {
+      const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
+      works[family] = new Function("exports", "memory", setup)(instance.exports, memory);
+    } catch (e) {
+      works[family] = null;
+    }
+  }
+  return works[f];
+};
 Atomics.add(ctrl, ${READY}, 1);
 Atomics.notify(ctrl, ${READY});
 let gen = 0;
-while (work !== null) {
+for (;;) {
   // Poll for a while (jobs often come in bursts; waking a sleeping thread costs
   // tens to hundreds of microseconds), then sleep.
   for (let s = 0, until = performance.now() + ${IDLE_SPIN_MS}; Atomics.load(ctrl, ${GEN}) === gen; s++) {
@@ -39,10 +54,13 @@ while (work !== null) {
   if (Atomics.load(ctrl, ${GEN}) === gen) Atomics.wait(ctrl, ${GEN}, gen);
   gen = Atomics.load(ctrl, ${GEN});
   if (gen < 0) break;
-  const T = Atomics.load(ctrl, ${NT});
+  const T = Atomics.load(ctrl, ${NT}), f = Atomics.load(ctrl, ${FAMILY});
   if (id < T) {
     try {
-      work(params, id, T);
+      // f < 0: only build family -1 - f (a registration check)
+      const work = familyWork(f < 0 ? -1 - f : f);
+      if (!work) Atomics.store(ctrl, ${ERROR}, 2);
+      else if (f >= 0) work(params, id, T);
     } catch (e) {
       Atomics.store(ctrl, ${ERROR}, 1);
     }
@@ -51,30 +69,34 @@ while (work !== null) {
 }
 `;
 
-/**
- * Worker threads sharing `memory`. `setup` is the body of a JS function of
- * `(exports, memory)` that returns the work function `(params: Float64Array,
- * t: number, T: number) => void`; thread 0 is the caller.
- */
-export class WasmThreadPool {
-  readonly params: Float64Array;
-  private readonly ctrl: Int32Array;
-  private readonly workers: Worker[] = [];
-  private closed = false;
+interface Family {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  setup: string;
+}
 
-  /** Starts `size` workers (thread ids 1..size) and blocks until they are ready (or throws). */
-  constructor(module: WebAssembly.Module, memory: WebAssembly.Memory, setup: string, readonly size: number) {
-    const ctrlBuffer = new SharedArrayBuffer(64);
-    const paramBuffer = new SharedArrayBuffer(PARAM_SLOTS * 8);
-    this.ctrl = new Int32Array(ctrlBuffer);
-    this.params = new Float64Array(paramBuffer);
+/** The shared workers: thread ids 1..size, and every family registered with them. */
+class Workers {
+  readonly ctrl = new Int32Array(new SharedArrayBuffer(64));
+  readonly params = new Float64Array(new SharedArrayBuffer(PARAM_SLOTS * 8));
+  readonly #workers: Worker[] = [];
+  readonly #ports: MessagePort[] = [];
+  readonly families: Family[] = [];
+  closed = false;
+
+  /** Starts `size` workers and blocks until they are ready (or throws). */
+  constructor(readonly size: number) {
     for (let id = 1; id <= size; id++) {
+      const { port1, port2 } = new MessageChannel();
       const w = new Worker(WORKER_SRC, {
         eval: true,
-        workerData: { wasmModule: module, memory, ctrlBuffer, paramBuffer, id, setup },
+        workerData: { port: port2, ctrlBuffer: this.ctrl.buffer, paramBuffer: this.params.buffer, id },
+        transferList: [port2],
       });
       w.unref();
-      this.workers.push(w);
+      port1.unref?.();
+      this.#workers.push(w);
+      this.#ports.push(port1);
     }
     const deadline = performance.now() + 10000;
     for (;;) {
@@ -86,21 +108,24 @@ export class WasmThreadPool {
       }
       Atomics.wait(this.ctrl, READY, r, 50);
     }
-    if (Atomics.load(this.ctrl, ERROR) !== 0) {
-      this.close();
-      throw new Error("WasmThreadPool: a worker failed to instantiate the module");
-    }
   }
 
-  /**
-   * Runs a job on T threads (T - 1 workers plus the caller, which runs
-   * `share0`). The job's parameters must already be in `params`.
-   */
-  run(T: number, share0: () => void): void {
+  /** Registers a family with every worker and checks that each could build it; returns its id. */
+  register(f: Family): number {
+    const id = this.families.length;
+    this.families.push(f);
+    for (const p of this.#ports) p.postMessage({ family: id, ...f });
+    this.run(-1 - id, this.size + 1, () => {});
+    return id;
+  }
+
+  /** Runs family f's job on T threads (T - 1 workers plus the caller, which runs `share0`). */
+  run(f: number, T: number, share0: () => void): void {
     if (this.closed) throw new Error("WasmThreadPool: run after close");
     T = Math.min(T, this.size + 1);
     const c = this.ctrl;
     Atomics.store(c, NT, T);
+    Atomics.store(c, FAMILY, f);
     Atomics.store(c, ERROR, 0);
     Atomics.store(c, PENDING, T - 1);
     Atomics.store(c, GEN, (Atomics.load(c, GEN) + 1) & 0x3fffffff);
@@ -114,7 +139,9 @@ export class WasmThreadPool {
     for (let s = 0; s < SPIN && Atomics.load(c, PENDING) !== 0; s++);
     for (let p; (p = Atomics.load(c, PENDING)) !== 0;) Atomics.wait(c, PENDING, p, 1000);
     if (err !== null) throw err;
-    if (Atomics.load(c, ERROR) !== 0) throw new Error("WasmThreadPool: a worker threw while running a job");
+    const e = Atomics.load(c, ERROR);
+    if (e === 2) throw new Error("WasmThreadPool: a worker failed to instantiate the module");
+    if (e !== 0) throw new Error("WasmThreadPool: a worker threw while running a job");
   }
 
   /** Stops the workers (they leave their wait loop and are terminated). */
@@ -123,6 +150,79 @@ export class WasmThreadPool {
     this.closed = true;
     Atomics.store(this.ctrl, GEN, -1);
     Atomics.notify(this.ctrl, GEN);
-    for (const w of this.workers) void w.terminate();
+    for (const w of this.#workers) void w.terminate();
+    for (const p of this.#ports) p.close();
+  }
+}
+
+let shared: Workers | null = null;
+
+/** Stops the shared worker threads; every family's handle restarts them on its next job. */
+export function closeAllWorkers(): void {
+  shared?.close();
+  shared = null;
+}
+
+/**
+ * A kernel family's handle on the shared worker threads (at least `size`
+ * workers; started, or restarted larger, on demand). `setup` is the body of a
+ * JS function of `(exports, memory)` that returns the work function
+ * `(params: Float64Array, t: number, T: number) => void`; thread 0 is the caller.
+ */
+export class WasmThreadPool {
+  #workers: Workers;
+  #family: number;
+  #closed = false;
+
+  /** Registers the family (starting the workers when needed); throws when a worker cannot build it. */
+  constructor(
+    readonly module: WebAssembly.Module,
+    readonly memory: WebAssembly.Memory,
+    readonly setup: string,
+    size: number,
+  ) {
+    if (!shared || shared.closed || shared.size < size) {
+      const families = shared && !shared.closed ? shared.families : [];
+      shared?.close();
+      shared = new Workers(size);
+      for (const f of families) shared.register(f);
+    }
+    this.#workers = shared;
+    this.#family = shared.register({ module, memory, setup });
+  }
+
+  /** The parameters of the next job (shared by every family: one job runs at a time). */
+  get params(): Float64Array {
+    return this.#current().params;
+  }
+
+  /** Worker threads available (thread ids 1..size). */
+  get size(): number {
+    return this.#current().size;
+  }
+
+  /** Runs a job on T threads; its parameters must already be in `params`. */
+  run(T: number, share0: () => void): void {
+    if (this.#closed) throw new Error("WasmThreadPool: run after close");
+    this.#current().run(this.#family, T, share0);
+  }
+
+  /** Drops this family's handle (the shared workers keep serving the others). */
+  close(): void {
+    this.#closed = true;
+  }
+
+  // The shared workers, restarted with every family when they were closed or replaced.
+  #current(): Workers {
+    if (this.#workers === shared && !shared.closed) return this.#workers;
+    if (!shared || shared.closed) shared = new Workers(this.#workers.size);
+    const families = this.#workers.families;
+    if (shared.families.length === 0) { for (const f of families) shared.register(f); }
+    this.#family = shared.families.indexOf(families[this.#family]);
+    if (this.#family < 0) {
+      this.#family = shared.register({ module: this.module, memory: this.memory, setup: this.setup });
+    }
+    this.#workers = shared;
+    return shared;
   }
 }

@@ -358,7 +358,7 @@ function runtime(): Runtime | null {
 
 function threads(r: Runtime, T: number): WasmThreadPool | null {
   if (T <= 1 || !SHARED || poolFailed) return null;
-  if (pool && pool.size + 1 === T) return pool;
+  if (pool && pool.size + 1 >= T) return pool;
   pool?.close();
   pool = null;
   try {

@@ -10,7 +10,7 @@
 // order, in depth blocks that depend on K only, partial sums passing through
 // C; nothing depends on the thread count or on the tile an element lands in,
 // so results are bit-identical for any number of threads.
-import { WasmThreadPool } from "./_pool_threads.ts";
+import { closeAllWorkers, WasmThreadPool } from "./_pool_threads.ts";
 import {
   FuncBuilder,
   HAS_RELAXED_SIMD,
@@ -621,6 +621,7 @@ export function shutdownThreads(): void {
   pool?.close();
   pool = null;
   for (const stop of otherPools) stop();
+  closeAllWorkers();
 }
 
 const otherPools: (() => void)[] = [];

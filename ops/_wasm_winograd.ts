@@ -171,7 +171,7 @@ function runtime(memory: WebAssembly.Memory) {
 
 function threads(memory: WebAssembly.Memory, module: WebAssembly.Module, T: number): WasmThreadPool | null {
   if (T <= 1 || !SHARED || poolFailed) return null;
-  if (pool && pool.size + 1 === T) return pool;
+  if (pool && pool.size + 1 >= T) return pool;
   pool?.close();
   pool = null;
   try {

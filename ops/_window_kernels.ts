@@ -498,7 +498,7 @@ export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_T
 
 function threadPool(T: number): WasmThreadPool | null {
   if (T <= 1 || !SHARED || windowPoolFailed) return null;
-  if (windowPool && windowPool.size + 1 === T) return windowPool;
+  if (windowPool && windowPool.size + 1 >= T) return windowPool;
   windowPool?.close();
   windowPool = null;
   try {
