@@ -950,16 +950,22 @@ registerPattern((node, uses, input) => {
 let stamps = new Int32Array(0);
 let stampGen = 0;
 
-registerKernel("wasm", "scatterAdd", (node, inputs) => {
-  const [base, idx, upd] = inputs;
+/**
+ * scatterAdd along an axis with inner size 1 when every slot of a row gets at
+ * most one update: out = base (an array, or a constant `v` when base is a
+ * fill), out[a, idx] = base + update (one rounding, as the reference's double
+ * accumulator). Null at the first repeated or out-of-range index (the caller
+ * then takes the reference path, which accumulates or reports the error).
+ */
+function scatterUnique(node: Node, base: TypedArray | number, idx: TypedArray, upd: TypedArray): TypedArray | null {
   const axis = (node as Node<"scatterAdd">).params.axis;
   const shape = node.inputs[1].shape, bshape = node.shape;
-  const inner = sizeOf(shape.slice(axis + 1));
-  if (inner !== 1) return reference(node, inputs);
+  if (sizeOf(shape.slice(axis + 1)) !== 1) return null;
   const outer = sizeOf(shape.slice(0, axis));
   const n = shape[axis], m = bshape[axis];
-  const out = allocate(node.dtype, base.length);
-  out.set(base);
+  const out = allocate(node.dtype, node.size);
+  if (typeof base !== "number") out.set(base);
+  else if (base !== 0) out.fill(base);
   if (stamps.length < m) stamps = new Int32Array(m);
   for (let a = 0; a < outer; a++) {
     if (++stampGen > 0x3fffffff) {
@@ -970,11 +976,26 @@ registerKernel("wasm", "scatterAdd", (node, inputs) => {
     for (let t = 0; t < n; t++) {
       let j = idx[src + t];
       if (j < 0) j += m;
-      if (!(j >= 0 && j < m) || stamps[j] === gen) return reference(node, inputs);
+      if (!(j >= 0 && j < m) || stamps[j] === gen) return null;
       stamps[j] = gen;
-      // one update per slot: base + update rounded once, as the reference's double accumulator
-      out[dst + j] = base[dst + j] + upd[src + t];
+      out[dst + j] = (typeof base === "number" ? base : base[dst + j]) + upd[src + t];
     }
   }
   return out;
+}
+
+registerKernel("wasm", "scatterAdd", (node, inputs) => {
+  const [base, idx, upd] = inputs;
+  return scatterUnique(node, base, idx, upd) ?? reference(node, inputs);
+});
+
+// onto a constant base (the zeros of a gather's adjoint): no base buffer at all
+registerPattern((node, _uses, input) => {
+  if (node.op !== "scatterAdd" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
+  const base = node.inputs[0];
+  const fill = !base.buffer && base.op === "expand" ? base.inputs[0] : base;
+  if (!fill || fill.buffer || fill.op !== "fill") return null;
+  const v = (fill as Node<"fill">).params.value, base0 = node.dtype === "float32" ? Math.fround(v) : v;
+  const out = scatterUnique(node, base0, input(node.inputs[1]), input(node.inputs[2]));
+  return out && { buffer: out, name: "scatterAdd onto a constant" };
 });

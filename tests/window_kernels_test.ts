@@ -340,6 +340,28 @@ Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, i
       assertThrows(() => ts.scatterAdd(base, bad, upd, 1).dataSync(), RangeError, "index out of range");
     });
   }
+  // onto a constant base (no base buffer): rounded like the reference's float32 base, duplicates and bad
+  // indices fall back to it
+  for (const dtype of ["float32", "float64"] as const) {
+    const upd = data([3, 4], 5, dtype);
+    const uniq = ts.array([[0, 8, 3, -1], [1, 2, 5, 4], [7, 6, 0, -3]], { dtype: "int32" });
+    const dup = ts.array([[0, 0, 3, 1], [1, 2, 5, 4], [7, 7, 7, 7]], { dtype: "int32" });
+    same(`${dtype} constant base`, () => ts.scatterAdd(ts.full([3, 10], 0.1, { dtype }), uniq, upd, 1));
+    same(`${dtype} constant base, duplicates`, () => ts.scatterAdd(ts.full([3, 10], -2.5, { dtype }), dup, upd, 1));
+    withBackend("wasm", () => {
+      ts.setDebug(true);
+      ts.scatterAdd(ts.zeros([3, 10], { dtype }), uniq, upd, 1).dataSync();
+      const log = ts.kernelLog();
+      ts.setDebug(false);
+      assert(log.some((l) => l.startsWith("scatterAdd onto a constant")), log.join("; "));
+      const bad = ts.array([[0, 10, 3, 1], [1, 2, 5, 4], [7, 6, 0, 1]], { dtype: "int32" });
+      assertThrows(
+        () => ts.scatterAdd(ts.zeros([3, 10], { dtype }), bad, upd, 1).dataSync(),
+        RangeError,
+        "out of range",
+      );
+    });
+  }
   // the stamps must not leak across calls: the same slots in a second call are not duplicates
   const b = ts.zeros([1, 4]), u = ts.ones([1, 2]), i = ts.array([[1, 2]], { dtype: "int32" });
   withBackend("wasm", () => {
