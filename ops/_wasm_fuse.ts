@@ -142,7 +142,8 @@ interface Built {
 /** The expression of `root` over its own shape, or null when some part needs the JS kernels. */
 function build(root: Node, uses: (n: Node) => number, input: (n: Node) => TypedArray): Built | null {
   const buffers: TypedArray[] = [], dtypes: string[] = [];
-  const memo = new Map<string, Expr>();
+  // per index map (elementwise nodes pass theirs on unchanged), per node
+  const memo = new Map<Affine, Map<Node, Expr>>();
   const bufIndex = (n: Node, buf: TypedArray): number => {
     const i = buffers.indexOf(buf);
     if (i >= 0) return i;
@@ -152,11 +153,12 @@ function build(root: Node, uses: (n: Node) => number, input: (n: Node) => TypedA
     return buffers.length - 1;
   };
   const visit = (node: Node, m: Affine, expanded: boolean): Expr => {
-    const key = `${node.id}:${JSON.stringify(m)}`;
-    const seen = memo.get(key);
+    let byNode = memo.get(m);
+    if (!byNode) memo.set(m, byNode = new Map());
+    const seen = byNode.get(node);
     if (seen) return seen;
     const e = make(node, m, expanded);
-    memo.set(key, e);
+    byNode.set(node, e);
     return e;
   };
   const make = (node: Node, m: Affine, expanded: boolean): Expr => {
