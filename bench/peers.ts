@@ -5,7 +5,8 @@
 //   deno task bench:peers > ../shared/peers/tessera.jsonl
 //
 // Method as the peers': warm-up, then the median of >= 5 timed calls
-// (continuing up to 1.5 s, at most 30), each including reading the result.
+// (continuing up to 1.5 s, at most 30), each including reading the result;
+// backward workloads time the pullback only (forward not timed, as the peers).
 // PEER_ONLY=name,name limits the workloads.
 import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
@@ -33,9 +34,15 @@ const only = env("PEER_ONLY")?.split(",");
 const rand = (shape: number[], seed: number): NDArray =>
   ts.random.uniform(ts.random.key(seed), shape, { minval: -1, maxval: 1 });
 
+/**
+ * The pullback of `f` at `primals` for the cotangent `cot`: vjp once with the
+ * forward realized, then only the pullback is timed (the peers time
+ * autograd.grad with retain_graph / a jax-js pullback the same way).
+ */
 function gradOf(f: (...xs: NDArray[]) => NDArray, primals: NDArray[], cot: NDArray, which: number[]): () => void {
+  const [y, pullback] = ts.vjp(f, ...primals);
+  y.dataSync();
   return () => {
-    const [, pullback] = ts.vjp(f, ...primals);
     const grads = pullback(cot) as NDArray[];
     ts.realizeAll(which.map((i) => grads[i]));
     for (const i of which) grads[i].dataSync();
