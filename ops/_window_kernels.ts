@@ -873,10 +873,16 @@ function trailingDivisor(n: Node, O: number): Node | null {
 }
 
 /** reshape(windowArgmax(x)) with the argmax unrealized and used once: the argmax node. */
-function argmaxBehind(ir: Node, uses: (n: Node) => number): Node | null {
+/**
+ * The unrealized windowArgmax behind an index array `ir` (a reshape of it),
+ * used only there unless `shared` (the gather's values can be recomputed by a
+ * window max even while the indices are also needed elsewhere, e.g. saved for
+ * the backward pass).
+ */
+function argmaxBehind(ir: Node, uses: (n: Node) => number, shared = false): Node | null {
   if (ir.buffer || ir.op !== "reshape") return null;
   const am = ir.inputs[0];
-  if (!am || am.buffer || am.op !== "windowArgmax" || uses(am) !== 1) return null;
+  if (!am || am.buffer || am.op !== "windowArgmax" || (!shared && uses(am) !== 1)) return null;
   return am;
 }
 
@@ -888,7 +894,7 @@ registerPattern((node, uses, input) => {
   const axis = (node as Node<"gather">).params.axis;
   const [xr, ir] = node.inputs;
   if (axis !== node.shape.length - 1 || xr.buffer || xr.op !== "reshape") return null;
-  const am = argmaxBehind(ir, uses);
+  const am = argmaxBehind(ir, uses, true);
   if (!am || xr.inputs[0] !== am.inputs[0] || xr.dtype !== node.dtype) return null;
   const axes = axesOf(am);
   if (last(xr) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
