@@ -23,7 +23,7 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { getNumThreads, onShutdownThreads } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 const S = {
   v128_load: 0x00,
@@ -347,9 +347,7 @@ export const depthwiseTuning: { threadMinWork: number } = { threadMinWork: 1 << 
 function runtime(): Runtime | null {
   if (rt) return rt;
   if (!HAS_SIMD) return null;
-  const memory = SHARED
-    ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 1 });
+  const memory = wasmHeap();
   const stub = new WebAssembly.Module(moduleBytes({ KH: 1, KW: 1, d1: 1, d2: 1, Wp: 1 }));
   const work = new Function("exports", "memory", WORK_SETUP)(null, memory);
   rt = { memory, stub, work };
@@ -433,15 +431,7 @@ export function depthwiseWasm(
     W = X + al(x ? x.length : 0),
     G = W + al(w ? w.length : 0);
   const OUT = G + al(gy ? gy.length : 0), SCR = OUT + al(outLen), SS = al(scrFloats);
-  const bytes = (SCR + T * SS) * 4;
-  const have = r.memory.buffer.byteLength;
-  if (bytes > have) {
-    try {
-      r.memory.grow(Math.ceil((bytes - have) / 65536));
-    } catch {
-      return null;
-    }
-  }
+  if (!growWasmHeap((SCR + T * SS) * 4)) return null;
   const H = new Float32Array(r.memory.buffer);
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);
   if (x) H.set(x, X);

@@ -11,7 +11,8 @@ import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
+import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
+import { growWasmHeap, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Outputs smaller than this stay on the JS kernels (call and copy overheads). */
 export const tuning: { minSize: number } = { minSize: 2048 };
@@ -481,27 +482,25 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
     if (n[d] % 2) step(false);
   };
   level(0);
-  const m = new ModuleBuilder().importMemory({ module: "env", name: "mem", initial: 1 });
+  const shared = HAS_SHARED_MEMORY;
+  const m = new ModuleBuilder().importMemory({
+    module: "env",
+    name: "mem",
+    initial: 1,
+    maximum: shared ? 16384 : undefined,
+    shared,
+  });
   m.func(f, "run");
   return m.bytes();
 }
 
 // ---------------------------------------------------------------- runtime
 
-let memory: WebAssembly.Memory | null = null;
 const modules = new Map<string, (...a: number[]) => void>();
 
+/** The shared wasm heap, grown to `bytes` (null when it cannot grow). */
 function heap(bytes: number): WebAssembly.Memory | null {
-  memory ??= new WebAssembly.Memory({ initial: 1 });
-  const have = memory.buffer.byteLength;
-  if (bytes > have) {
-    try {
-      memory.grow(Math.ceil((bytes - have) / 65536));
-    } catch {
-      return null;
-    }
-  }
-  return memory;
+  return growWasmHeap(bytes) ? wasmHeap() : null;
 }
 
 function describe(e: Expr, ids: Map<Expr, number>): string {

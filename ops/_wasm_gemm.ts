@@ -546,12 +546,28 @@ function runtime(): Runtime {
   const module = new WebAssembly.Module(
     gemmModuleBytes({ shared: SHARED, maxPages: MAX_PAGES, relaxed: HAS_RELAXED_SIMD && useRelaxed }),
   );
-  const memory = SHARED
-    ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 1 });
+  const memory = wasmHeap();
   const instance = new WebAssembly.Instance(module, { env: { mem: memory } });
   rt = { module, memory, driver: makeGemmDriver(instance.exports, memory, NR, MC, KC, NC) };
   return rt;
+}
+
+let heapMemory: WebAssembly.Memory | null = null;
+
+/**
+ * The one WebAssembly.Memory every wasm kernel family works in (shared with
+ * the worker threads when the engine allows; kernels run one at a time and
+ * lay out their operands afresh for each call, from float 16 on).
+ */
+export function wasmHeap(): WebAssembly.Memory {
+  return heapMemory ??= SHARED
+    ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
+    : new WebAssembly.Memory({ initial: 1 });
+}
+
+/** Grow {@linkcode wasmHeap} to at least `bytes`; false when it cannot. */
+export function growWasmHeap(bytes: number): boolean {
+  return ensure(wasmHeap(), bytes);
 }
 
 /** Grow the heap to hold `bytes`; false when it cannot. */

@@ -18,7 +18,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { WasmThreadPool } from "./_pool_threads.ts";
-import { getNumThreads, onShutdownThreads } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -430,24 +430,9 @@ const V = {
 const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB of address space for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
-let memory: WebAssembly.Memory | null = null;
+/** The shared wasm heap, grown to `bytes` (null when it cannot grow). */
 function ensureMemory(bytes: number): WebAssembly.Memory | null {
-  if (!memory) {
-    memory = SHARED
-      ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-      : new WebAssembly.Memory({ initial: 1 });
-  }
-  const have = memory.buffer.byteLength;
-  if (have < bytes) {
-    const pages = Math.ceil((bytes - have) / PAGE);
-    if (SHARED && have / PAGE + pages > MAX_PAGES) return null;
-    try {
-      memory.grow(pages);
-    } catch {
-      return null;
-    }
-  }
-  return memory;
+  return growWasmHeap(bytes) ? wasmHeap() : null;
 }
 
 /** The memory import every window module declares. */
