@@ -238,15 +238,48 @@ function packGatherPanel(W: number): FuncBuilder {
     f.get(src).get(jT).mem(Op.i32_load, 2, 4 * q).i32(2).op(Op.i32_shl).op(Op.i32_add).set(col[q]);
   }
   f.get(dst).set(dp).get(kT).set(kp);
-  forLoop(f, k, () => f.get(kc), () => {
-    kOffset();
-    f.set(sp);
-    for (let q = 0; q < W; q++) {
-      f.get(dp).get(col[q]).get(sp).op(Op.i32_add).mem(Op.f32_load, 2).mem(Op.f32_store, 2, 4 * q);
-    }
-    f.get(kp).i32(4).op(Op.i32_add).set(kp);
-    f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
-  });
+  // four rows at a time while their sources are contiguous (kT[k+3] = kT[k] + 3): a vector from each
+  // column, transposed in 4x4 blocks by shuffles; else one row of scalar copies
+  const v = Array.from({ length: 4 }, () => f.local(V128)), t = Array.from({ length: 4 }, () => f.local(V128));
+  const shuffle = (a: number, b: number, lanes: number[]) =>
+    f.get(a).get(b).emit(0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  f.i32(0).set(k).block().loop();
+  f.get(k).get(kc).op(Op.i32_ge_s).brIf(1);
+  f.get(k).i32(4).op(Op.i32_add).get(kc).op(Op.i32_le_s);
+  f.get(kp).mem(Op.i32_load, 2, 12).get(kp).mem(Op.i32_load, 2).op(Op.i32_sub).i32(3).op(Op.i32_eq);
+  f.op(Op.i32_and).if_();
+  kOffset();
+  f.set(sp);
+  for (let g = 0; g < W / 4; g++) {
+    for (let q = 0; q < 4; q++) f.get(col[4 * g + q]).get(sp).op(Op.i32_add).simdMem(Simd.v128_load, 2).set(v[q]);
+    shuffle(v[0], v[1], [0, 4, 1, 5]).set(t[0]);
+    shuffle(v[0], v[1], [2, 6, 3, 7]).set(t[1]);
+    shuffle(v[2], v[3], [0, 4, 1, 5]).set(t[2]);
+    shuffle(v[2], v[3], [2, 6, 3, 7]).set(t[3]);
+    // row r of the block: columns 4g .. 4g+3 at dst + r·W·4 + g·16
+    f.get(dp);
+    shuffle(t[0], t[2], [0, 1, 4, 5]).simdMem(Simd.v128_store, 2, 16 * g);
+    f.get(dp);
+    shuffle(t[0], t[2], [2, 3, 6, 7]).simdMem(Simd.v128_store, 2, W * 4 + 16 * g);
+    f.get(dp);
+    shuffle(t[1], t[3], [0, 1, 4, 5]).simdMem(Simd.v128_store, 2, 2 * W * 4 + 16 * g);
+    f.get(dp);
+    shuffle(t[1], t[3], [2, 3, 6, 7]).simdMem(Simd.v128_store, 2, 3 * W * 4 + 16 * g);
+  }
+  f.get(kp).i32(16).op(Op.i32_add).set(kp);
+  f.get(dp).i32(4 * W * 4).op(Op.i32_add).set(dp);
+  f.get(k).i32(4).op(Op.i32_add).set(k);
+  f.else_();
+  kOffset();
+  f.set(sp);
+  for (let q = 0; q < W; q++) {
+    f.get(dp).get(col[q]).get(sp).op(Op.i32_add).mem(Op.f32_load, 2).mem(Op.f32_store, 2, 4 * q);
+  }
+  f.get(kp).i32(4).op(Op.i32_add).set(kp);
+  f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+  f.get(k).i32(1).op(Op.i32_add).set(k);
+  f.end();
+  f.br(0).end().end();
   f.op(Op.return).end();
   forLoop(f, c, () => f.i32(W), () => {
     f.get(dst).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);

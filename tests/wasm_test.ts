@@ -7,7 +7,9 @@ import {
   dotF32,
   gemmBatchedF32,
   gemmF32,
+  gemmGatherF32,
   THREAD_MIN_FLOPS,
+  tuning,
 } from "../ops/_wasm_gemm.ts";
 
 // Deterministic pseudo-random floats in [-1, 1).
@@ -331,5 +333,68 @@ Deno.test("gemmBatchedF32: per-item strides, a shared operand (stride 0), accumu
     }
   } finally {
     ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+});
+
+Deno.test("gemmGatherF32: gathered B (contiguous runs, scattered columns, 4-row blocks) equals gemmF32 on the explicit matrix, 1..3 threads", () => {
+  const prevT = ts.getNumThreads(), prevMin = tuning.threadMinFlops;
+  let s = 12345;
+  const rnd = () => (s = (s * 16807) % 2147483647) / 2147483647;
+  const increasing = (n: number, runs: boolean) => {
+    const t = new Int32Array(n);
+    for (let i = 0, v = Math.floor(rnd() * 5); i < n; i++, v += runs && rnd() < 0.8 ? 1 : 1 + Math.floor(rnd() * 6)) {
+      t[i] = v;
+    }
+    return t;
+  };
+  try {
+    tuning.threadMinFlops = 1;
+    for (const T of [1, 2, 3]) {
+      ts.setNumThreads(T);
+      for (let it = 0; it < 40; it++) {
+        const M = 1 + Math.floor(rnd() * 20), N = 1 + Math.floor(rnd() * 40), K = 1 + Math.floor(rnd() * 60);
+        const transA = it % 3 === 0, batch = 1 + (it % 3), acc = it % 4 === 0;
+        const kT = increasing(K, it % 3 !== 0), jT = increasing(N, it % 2 === 0);
+        if (it % 5 === 0) jT.forEach((_, i) => jT[i] = 3 + i);
+        const L = kT[K - 1] + jT[N - 1] + 10;
+        const f = (n: number) => Float32Array.from({ length: n }, () => rnd() * 2 - 1);
+        const b = f(batch * L), a = f(batch * M * K), c = f(batch * M * N), c2 = c.slice();
+        gemmGatherF32(batch, M, N, K, a, 0, M * K, transA ? M : K, transA, b, 0, L, kT, jT, c, 0, M * N, N, acc);
+        for (let q = 0; q < batch; q++) {
+          const bm = new Float32Array(K * N);
+          for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bm[k * N + j] = b[q * L + kT[k] + jT[j]];
+          gemmF32(M, N, K, a, q * M * K, transA ? M : K, bm, 0, N, c2, q * M * N, N, acc, transA);
+        }
+        assert(c.every((v, i) => Object.is(v, c2[i])), `T ${T} case ${it}: M${M} N${N} K${K}`);
+      }
+    }
+    assertThrows(
+      () =>
+        gemmGatherF32(
+          1,
+          2,
+          2,
+          2,
+          new Float32Array(4),
+          0,
+          0,
+          2,
+          false,
+          new Float32Array(9),
+          0,
+          0,
+          new Int32Array([1, 0]),
+          new Int32Array([0, 1]),
+          new Float32Array(4),
+          0,
+          0,
+          2,
+        ),
+      Error,
+      "increasing",
+    );
+  } finally {
+    tuning.threadMinFlops = prevMin;
+    ts.setNumThreads(prevT);
   }
 });
