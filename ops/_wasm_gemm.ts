@@ -551,7 +551,7 @@ const PAGE = 65536;
 const MAX_PAGES = 16384; // 1 GiB of address space reserved for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
 /** 2·M·N·K (summed over the batch) below which a GEMM stays on the calling thread. */
-export const THREAD_MIN_FLOPS = 1 << 20;
+export const THREAD_MIN_FLOPS = 1 << 22;
 /** Tunables (tests and benchmarks may lower the threading threshold). */
 export const tuning: { threadMinFlops: number } = { threadMinFlops: THREAD_MIN_FLOPS };
 
