@@ -8,7 +8,8 @@
 //     the padded input while it packs (`gemmGatherF32`); the input gradient is
 //     the forward convolution with the flipped, transposed kernel;
 //   - 3x3 at unit stride and dilation, >= 16 channels: Winograd F(2x2, 3x3)
-//     (`_wasm_winograd.ts`) for the forward and that input gradient;
+//     (`_wasm_winograd.ts`) for the forward, that input gradient and the
+//     weight gradient;
 //   - otherwise im2col in JS (row copies, whole images batched, or blocks of
 //     rows of one image), col2im for the input gradient;
 //   - pointwise (1x1, stride 1, no padding): the GEMM on the input itself;
@@ -25,7 +26,7 @@ import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { type Geo3, geo3 } from "./_conv_kernels.ts";
 import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
-import { winogradApplies, winogradForward } from "./_wasm_winograd.ts";
+import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
@@ -738,11 +739,12 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array, auto = true):
   return dx;
 }
 
-function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array): Float32Array {
+function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array, auto = true): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
   const dw = new Float32Array(Cout * R);
   if (dw.length === 0 || N * Osz === 0) return dw;
+  if (auto && winogradPays(q, x, gy) && winogradGradWeight(q, x, gy, dw)) return dw;
   const iw = implicitGeom(q);
   if (iw) {
     gradWeightImplicit(q, iw, x, gy, dw);
@@ -1074,6 +1076,6 @@ if (GEMM_AVAILABLE) {
     const p = path(node, inputs, q);
     if (!p) return reference(node, inputs);
     const [x, gy] = inputs as Float32Array[];
-    return p === "direct" ? gradWeightDirect(q, x, gy) : gradWeightGemm(q, x, gy);
+    return p === "direct" ? gradWeightDirect(q, x, gy) : gradWeightGemm(q, x, gy, autoOf(node));
   });
 }

@@ -343,10 +343,12 @@ export interface GemmJob {
    * -1: op(B)[k, j] = B[kT[k] + jT[j]] (float offsets from B's base)
    */
   bTable: number;
+  /** the threads pack the shared operand themselves (then meet at a barrier) instead of the caller */
+  parallelPrepack: boolean;
 }
 
 /** Number of job fields when serialised into a Float64Array (see `encodeJob`). */
-export const JOB_FIELDS = 25;
+export const JOB_FIELDS = 26;
 
 export function encodeJob(j: GemmJob, out: Float64Array): void {
   out.set([
@@ -375,6 +377,7 @@ export function encodeJob(j: GemmJob, out: Float64Array): void {
     j.group,
     j.flags,
     j.bTable,
+    +j.parallelPrepack,
   ]);
 }
 
@@ -443,29 +446,38 @@ export function makeGemmDriver(
     else packBGather(b0, g.bTbl * 4, (g.bTbl + g.K + jp * NR) * 4, g.K, cols, dst);
   }
 
-  function prepack(job: Float64Array): void {
+  /** Pack share t of T of the shared operand's panels (all of them for t = 0, T = 1). */
+  function prepack(job: Float64Array, t = 0, T = 1): void {
     const g = geometry(job);
     const { batch, M, N, K, mr, mt, nt } = g;
     // A batch stride of 0 (an operand shared by the whole batch) is packed once.
-    const copies = (g.byRows ? job[9] : job[5]) === 0 ? 1 : batch;
-    for (let b = 0; b < copies; b++) {
+    const copies = (g.byRows ? job[9] : job[5]) === 0 ? 1 : batch, per = g.byRows ? nt : mt;
+    const total = copies * per, q0 = Math.floor((total * t) / T), q1 = Math.floor((total * (t + 1)) / T);
+    for (let q = q0; q < q1; q++) {
+      const b = Math.floor(q / per), i = q - b * per;
       if (g.byRows) {
-        const b0 = (job[8] + b * job[9]) * 4;
-        for (let jp = 0; jp < nt; jp++) {
-          const cols = Math.min(NR, N - jp * NR);
-          packBPanel(g, b0, jp, cols, (g.packed + (b * nt + jp) * K * NR) * 4);
-        }
+        const cols = Math.min(NR, N - i * NR);
+        packBPanel(g, (job[8] + b * job[9]) * 4, i, cols, (g.packed + (b * nt + i) * K * NR) * 4);
       } else {
-        const a0 = (job[4] + b * job[5]) * 4;
-        for (let ip = 0; ip < mt; ip++) {
-          const rows = Math.min(mr, M - ip * mr);
-          g.packA(a0 + ip * mr * g.ais, g.aks, g.ais, K, rows, (g.packed + (b * mt + ip) * K * mr) * 4);
-        }
+        const rows = Math.min(mr, M - i * mr), a0 = (job[4] + b * job[5]) * 4;
+        g.packA(a0 + i * mr * g.ais, g.aks, g.ais, K, rows, (g.packed + (b * mt + i) * K * mr) * 4);
       }
     }
   }
 
   function run(job: Float64Array, t: number, T: number, after?: () => void): void {
+    if (job[25] !== 0) {
+      // the shared operand packed by every thread, then a barrier (Int32 after the chunk counter)
+      prepack(job, t, T);
+      if (I.buffer !== memory.buffer) I = new Int32Array(memory.buffer);
+      const bar = job[21] + 1;
+      Atomics.add(I, bar, 1);
+      for (let s = 1, until = 0; Atomics.load(I, bar) < T; s++) {
+        if ((s & 0xfffff) !== 0) continue;
+        until ||= performance.now() + 10000;
+        if (performance.now() > until) throw new Error("gemm: a thread never reached the packing barrier");
+      }
+    }
     const g = geometry(job);
     const { batch, M, N, K, mr, mt, nt, macro, packA, byRows, packed } = g;
     const cOff = job[12], cStride = job[13], ldc = job[14], accumulate = job[15] !== 0;
@@ -816,12 +828,13 @@ function gemmBatch(
     group,
     flags: flagsAt,
     bTable: bTable ? tblAt : -1,
+    parallelPrepack: p !== null,
   };
   const params = p ? p.params : job64;
   encodeJob(job, params);
-  r.driver.prepack(params);
+  if (!p) r.driver.prepack(params);
   const I = new Int32Array(r.memory.buffer);
-  I[0] = 0;
+  I[0] = I[1] = 0;
   if (!p) {
     r.driver.run(params, 0, 1);
     move(false);
@@ -943,12 +956,13 @@ export function gemmInHeap(
     group,
     flags: flagsAt,
     bTable: -1,
+    parallelPrepack: p !== null,
   };
   const params = p ? p.params : job64;
   encodeJob(job, params);
-  r.driver.prepack(params);
+  if (!p) r.driver.prepack(params);
   const I = new Int32Array(r.memory.buffer);
-  I[0] = 0;
+  I[0] = I[1] = 0;
   if (!p) r.driver.run(params, 0, 1);
   else {
     I.fill(0, flagsAt, flagsAt + chunks);

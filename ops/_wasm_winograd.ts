@@ -101,6 +101,52 @@ function outputTransform(): FuncBuilder {
   return f;
 }
 
+/**
+ * `gT(gp, TH, TW4, z, xiStride)`: for the output-gradient plane at gp (rows of
+ * 2·TW4 floats, zero past the image), tile (ty, tx) = the 2x2 block at rows
+ * 2ty.., columns 2tx..: Z = A dY Aᵀ (the adjoint of the output transform)
+ * stored as Z_ξ at z + ξ·xiStride + (ty·TW4 + tx)·4 bytes.
+ */
+function gradTransform(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [gp, TH, TW4, z, xs] = [0, 1, 2, 3, 4];
+  const ty = f.local(I32), tx = f.local(I32), row = f.local(I32), dst = f.local(I32);
+  const a = f.local(V128), b = f.local(V128), e = f.local(V128), o = f.local(V128);
+  const r = Array.from({ length: 8 }, () => f.local(V128));
+  const NEG = 0xe1;
+  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      for (let k = 0; k < 2; k++) {
+        // row 2ty + k, columns 2tx .. 2tx + 7: e = even columns (b = 0), o = odd (b = 1) of four tiles
+        f.get(ty).i32(1).op(Op.i32_shl).i32(k).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+        f.i32(3).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
+        f.get(row).simdMem(LOAD, 2).set(a).get(row).simdMem(LOAD, 2, 16).set(b);
+        f.get(a).get(b).emit(0xfd, SH, ...EVEN).set(e);
+        f.get(a).get(b).emit(0xfd, SH, ...ODD).set(o);
+        // R_k = dY_k Aᵀ = (y0, y0 + y1, y0 - y1, -y1)
+        f.get(e).set(r[4 * k]);
+        f.get(e).get(o).simd(ADD).set(r[4 * k + 1]);
+        f.get(e).get(o).simd(SUB).set(r[4 * k + 2]);
+        f.get(o).simd(NEG).set(r[4 * k + 3]);
+      }
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(z).op(Op.i32_add).set(dst);
+      // Z = A R: rows R0, R0 + R1, R0 - R1, -R1
+      for (let i = 0; i < 4; i++) {
+        for (let j = 0; j < 4; j++) {
+          f.get(dst);
+          if (i === 0) f.get(r[j]);
+          else if (i === 1) f.get(r[j]).get(r[4 + j]).simd(ADD);
+          else if (i === 2) f.get(r[j]).get(r[4 + j]).simd(SUB);
+          else f.get(r[4 + j]).simd(NEG);
+          f.simdMem(STORE, 2);
+          if (i * 4 + j < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
+        }
+      }
+    });
+  });
+  return f;
+}
+
 /** `crop(src, Ws, dst, Wd, rows)`: rows of Wd floats from a plane of row length Ws to a dense plane. */
 function cropFunction(): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
@@ -128,12 +174,14 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(inputTransform(), "inT");
   m.func(outputTransform(), "outT");
   m.func(cropFunction(), "crop");
+  m.func(gradTransform(), "gT");
   return m.bytes();
 }
 
 // params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
-// OX, SCR, scratchStride, VS, MS] (VS, MS: floats between the ξ blocks of V and M); mode 0: pad + input transform per input plane, 1: output
-// transform + crop per output plane.
+// OX, SCR, scratchStride, VS, MS] (VS, MS: floats between the ξ blocks of V and M). Modes: 0 pad + input
+// transform per input plane; 1 output transform + crop per output plane; 2 (weight gradient) pad + the
+// output gradient's transform per output-gradient plane (read at OX, written to M).
 const WORK_SETUP = `
   return (P, t, T) => {
     const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS] = P;
@@ -146,6 +194,10 @@ const WORK_SETUP = `
         const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, Hpd - p1));
         exports.pad((XIN + u * S1 * S2) * 4, S2, scr * 4, Wpd, Hpd * Wpd, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
         exports.inT(scr * 4, Wpd, TH, TW4, (V + c * Pp + i * tiles) * 4, VS * 4);
+      } else if (mode === 2) {
+        const i = Math.floor(u / Cout), co = u % Cout, W2 = 2 * TW4;
+        exports.pad((OX + u * O1 * O2) * 4, O2, scr * 4, W2, 2 * TH * W2, 0, 0, 0, O1, 0, O2);
+        exports.gT(scr * 4, TH, TW4, (M + co * Pp + i * tiles) * 4, MS * 4);
       } else {
         const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles;
         exports.outT((M + co * Pp + i * tiles) * 4, MS * 4, TH, TW4, plane * 4);
@@ -289,6 +341,95 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
     run();
     const H = new Float32Array(memory.buffer);
     out.set(H.subarray(OX, OX + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
+  }
+  return true;
+}
+
+/**
+ * dw = the weight gradient of conv(x, w) for the output gradient gy by
+ * Winograd F(2x2, 3x3) (Lavin & Gray 2016, §4): dW = Gᵀ [Σ_tiles (A dY Aᵀ) ⊙
+ * (Bᵀ d B)] G, the sum over tiles being 16 GEMMs [Cout, tiles] · [tiles, Cin].
+ * False when the heap cannot hold one image's work.
+ */
+export function winogradGradWeight(q: Geo3, x: Float32Array, gy: Float32Array, dw: Float32Array): boolean {
+  const { N, Cin, Cout } = q;
+  const [S1, S2, O1, O2, p1, p2] = [q.S[1], q.S[2], q.O[1], q.O[2], q.pad[1], q.pad[2]];
+  const TH = Math.ceil(O1 / 2), TW4 = Math.ceil(Math.ceil(O2 / 2) / 4) * 4, tiles = TH * TW4;
+  const perImage = 16 * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2;
+  const nb = Math.max(1, Math.min(N, Math.floor(winogradTuning.budget / perImage)));
+  const al = (n: number) => (n + 15) & ~15;
+  const skew = (n: number) => al(n) + (al(n) % 1024 === 0 ? 16 : 0);
+  const Pmax = Math.ceil((nb * tiles) / NR) * NR, planeIn = (2 * TH + 2) * (2 * TW4 + 2) + 16;
+  const mr = gemmTileRows(Cout), Mp = Math.ceil(Cout / mr) * mr, ldc = Math.ceil(Cin / NR) * NR;
+  let T = Math.min(getNumThreads(), nb * Math.min(Cin, Cout));
+  const C = 64, CS = skew(Mp * ldc), XIN = C + 16 * CS, OX = XIN + al(nb * Cin * S1 * S2);
+  const V = OX + al(nb * Cout * O1 * O2), Z = V + 16 * skew(Cin * Pmax), SCR = Z + 16 * skew(Cout * Pmax);
+  const free = SCR + T * al(planeIn);
+  const memory = gemmHeap(free);
+  if (!memory) return false;
+  const r = runtime(memory);
+  const p = T > 1 ? threads(memory, r.module, T) : null;
+  if (!p) T = 1;
+  const params = p ? p.params : localParams;
+  const run = () => p ? p.run(T, () => r.work(params, 0, T)) : r.work(params, 0, 1);
+  for (let n0 = 0; n0 < N; n0 += nb) {
+    const m = Math.min(nb, N - n0), K = m * tiles, Pp = Math.ceil(K / NR) * NR;
+    const VS = skew(Cin * Pp), ZS = skew(Cout * Pp);
+    const H = new Float32Array(memory.buffer);
+    H.set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    H.set(gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
+    // V from the input planes (mode 0), Z from the output-gradient planes (mode 2, written where M goes)
+    params.set([
+      0,
+      m * Cin,
+      Cin,
+      Cout,
+      S1,
+      S2,
+      O1,
+      O2,
+      p1,
+      p2,
+      TH,
+      TW4,
+      XIN,
+      V,
+      Pp,
+      Z,
+      0,
+      0,
+      OX,
+      SCR,
+      al(planeIn),
+      VS,
+      ZS,
+    ]);
+    run();
+    params[0] = 2;
+    params[1] = m * Cout;
+    run();
+    // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
+    if (!gemmInHeap(16, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
+  }
+  // dW[co][ci] = Gᵀ M G (3x3 from 4x4)
+  const H = new Float32Array(memory.buffer), G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+  const mm = new Float64Array(16);
+  for (let co = 0; co < Cout; co++) {
+    for (let ci = 0; ci < Cin; ci++) {
+      for (let xi = 0; xi < 16; xi++) mm[xi] = H[C + xi * CS + co * ldc + ci];
+      const d = (co * Cin + ci) * 9;
+      for (let a = 0; a < 3; a++) {
+        for (let b = 0; b < 3; b++) {
+          let v = 0;
+          for (let i = 0; i < 4; i++) {
+            let row = 0;
+            for (let j = 0; j < 4; j++) row += mm[i * 4 + j] * G[j][b];
+            v += G[i][a] * row;
+          }
+          dw[d + a * 3 + b] = v;
+        }
+      }
+    }
   }
   return true;
 }

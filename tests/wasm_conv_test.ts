@@ -263,7 +263,7 @@ Deno.test("wasm conv: forced direct and float64 run the JS reference exactly; fo
   for (let i = 0; i < 3; i++) assertEquals(got64[i], ref64[i], `float64 output ${i}`);
 });
 
-Deno.test("wasm conv: Winograd F(2x2, 3x3) forward and input gradient equal the JS reference", () => {
+Deno.test("wasm conv: Winograd F(2x2, 3x3) forward, input gradient and weight gradient equal the JS reference", () => {
   const prev = { ...convTuning }, prevBudget = winogradTuning.budget;
   try {
     Object.assign(convTuning, { winogradMinChannels: 0, winogradMinPixels: 0 });
