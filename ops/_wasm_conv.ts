@@ -50,8 +50,6 @@ export const tuning: {
   block: number;
   depthwiseMaxCog: number;
   depthwiseWasmMaxCog: number;
-  wide: boolean;
-  implicit: boolean;
   implicitMin: number;
   implicitBudget: number;
   winogradMinChannels: number;
@@ -62,11 +60,9 @@ export const tuning: {
   depthwiseMaxCog: 8,
   /** one input channel per group, up to this many outputs each: the wasm depthwise kernels (1-D/2-D) */
   depthwiseWasmMaxCog: 64,
-  wide: true,
   /** implicit GEMM for unit strides when the patch matrix has at least `implicitMin` floats */
-  implicit: true,
   implicitMin: 0,
-  /** floats of padded input + wide output per dispatch */
+  /** floats of padded input + output per implicit-GEMM chunk of images */
   implicitBudget: 1 << 22,
   /** automatic Winograd F(2x2, 3x3) from this many input and output channels and output pixels */
   winogradMinChannels: 16,
@@ -336,38 +332,36 @@ function groupBatched(
   }
 }
 
-// ---------------------------------------------------------------- wide rows (unit strides)
+// ---------------------------------------------------------------- padded planes (unit strides)
 
-/**
- * Unit-stride 1-D/2-D convolutions on large images: over a zero-padded copy
- * of the input (Hp x Wp per channel), each im2col row is one contiguous slice
- * (a memcpy) when the output is computed "wide": Wp positions per output row,
- * of which the last Wp - O2 are discarded (or, as GEMM depth, multiply zeros).
- */
-interface Wide {
+/** The zero-padded input plane of a unit-stride 1-D/2-D convolution: Hp x Wp per channel, every tap inside. */
+interface Padded {
   Hp: number;
   Wp: number;
-  /** floats per padded channel (slack after the last row for the slices' overrun) */
-  plane: number;
 }
 
-function wideGeom(q: Geo3): Wide | null {
-  if (!tuning.wide || q.K[0] !== 1 || q.S[0] !== 1 || q.O[0] !== 1 || q.stride[1] !== 1 || q.stride[2] !== 1) {
-    return null;
-  }
-  const Hp = q.O[1] + (q.K[1] - 1) * q.dil[1], Wp = q.O[2] + (q.K[2] - 1) * q.dil[2];
-  return { Hp, Wp, plane: Hp * Wp + (q.K[2] - 1) * q.dil[2] };
+function paddedGeom(q: Geo3): Padded | null {
+  if (q.K[0] !== 1 || q.S[0] !== 1 || q.O[0] !== 1 || q.stride[1] !== 1 || q.stride[2] !== 1) return null;
+  return { Hp: q.O[1] + (q.K[1] - 1) * q.dil[1], Wp: q.O[2] + (q.K[2] - 1) * q.dil[2] };
 }
 
 /**
- * xpad[dOff + c·plane + y·Wp + j] = x[xOff + c·Ssz + (y - pad1)·S2 + j - pad2],
+ * For C channels: xpad[dOff + c·Hp·Wp + y·Wp + j] = x[xOff + c·Ssz + (y - pad1)·S2 + j - pad2],
  * 0 outside x (pads may be negative: a crop).
  */
-function padInput(q: Geo3, wd: Wide, x: Float32Array, xOff: number, xpad: Float32Array, dOff = 0): void {
-  const { Hp, Wp, plane } = wd, S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
+function padInput(
+  q: Geo3,
+  pd: Padded,
+  C: number,
+  x: Float32Array,
+  xOff: number,
+  xpad: Float32Array,
+  dOff: number,
+): void {
+  const { Hp, Wp } = pd, S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
   const j0 = Math.max(0, Math.min(Wp, p2)), j1 = Math.max(j0, Math.min(Wp, S2 + p2));
-  for (let c = 0; c < q.Cig; c++) {
-    const base = dOff + c * plane;
+  for (let c = 0; c < C; c++) {
+    const base = dOff + c * Hp * Wp;
     for (let y = 0; y < Hp; y++) {
       const iy = y - p1, row = base + y * Wp;
       if (iy < 0 || iy >= S1) {
@@ -378,124 +372,6 @@ function padInput(q: Geo3, wd: Wide, x: Float32Array, xOff: number, xpad: Float3
       const src = xOff + c * q.Ssz + iy * S2 - p2;
       for (let j = j0; j < j1; j++) xpad[row + j] = x[src + j];
       for (let j = j1; j < Wp; j++) xpad[row + j] = 0;
-    }
-    xpad.fill(0, base + Hp * Wp, base + plane);
-  }
-}
-
-/** cols[k, j] = xpad[c·plane + (oy0 + t1·d1)·Wp + t2·d2 + j] for j < P (k = c·Ksz + t1·K2 + t2). */
-function im2colWide(q: Geo3, wd: Wide, xpad: Float32Array, cols: Float32Array, P: number, oy0: number): void {
-  const K1 = q.K[1], K2 = q.K[2], d1 = q.dil[1], d2 = q.dil[2];
-  let k = 0;
-  for (let c = 0; c < q.Cig; c++) {
-    for (let t1 = 0; t1 < K1; t1++) {
-      for (let t2 = 0; t2 < K2; t2++, k++) {
-        const src = c * wd.plane + (oy0 + t1 * d1) * wd.Wp + t2 * d2;
-        cols.set(xpad.subarray(src, src + P), k * P);
-      }
-    }
-  }
-}
-
-function forwardWide(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, out: Float32Array, rows: number): void {
-  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
-  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp;
-  const xpad = buf(2, Cig * wd.plane), cols = buf(0, R * rows * Wp), wide = buf(1, Cog * rows * Wp);
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      padInput(q, wd, x, (n * Cin + g * Cig) * Ssz, xpad);
-      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
-        const m = Math.min(rows, O1 - oy0), P = m * Wp;
-        im2colWide(q, wd, xpad, cols, P, oy0);
-        gemmF32(Cog, P, R, w, g * Cog * R, R, cols, 0, P, wide, 0, P);
-        // drop the wide columns
-        for (let o = 0; o < Cog; o++) {
-          const ob = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
-          for (let r = 0; r < m; r++) {
-            const d = ob + r * O2, s = wb + r * Wp;
-            for (let j = 0; j < O2; j++) out[d + j] = wide[s + j];
-          }
-        }
-      }
-    }
-  }
-}
-
-function gradWeightWide(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw: Float32Array, rows: number): void {
-  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
-  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], Wp = wd.Wp;
-  const xpad = buf(2, Cig * wd.plane), cols = buf(0, R * rows * Wp), gw = buf(1, Cog * rows * Wp);
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      padInput(q, wd, x, (n * Cin + g * Cig) * Ssz, xpad);
-      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
-        const m = Math.min(rows, O1 - oy0), P = m * Wp;
-        im2colWide(q, wd, xpad, cols, P, oy0);
-        // zeros in the discarded columns of both operands (0·x would not be 0 for x = ±Inf or NaN)
-        for (let k = 0; k < R; k++) {
-          for (let r = 0, d = k * P + O2; r < m; r++, d += Wp) for (let j = 0; j < Wp - O2; j++) cols[d + j] = 0;
-        }
-        // gy in the wide layout
-        for (let o = 0; o < Cog; o++) {
-          const gb = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
-          for (let r = 0; r < m; r++) {
-            const s = gb + r * O2, d = wb + r * Wp;
-            for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
-            for (let j = O2; j < Wp; j++) gw[d + j] = 0;
-          }
-        }
-        const first = n === 0 && oy0 === 0;
-        gemmF32(Cog, R, P, gw, 0, P, cols, 0, P, dw, g * Cog * R, R, !first, false, true);
-      }
-    }
-  }
-}
-
-function gradInputWide(q: Geo3, wd: Wide, gy: Float32Array, w: Float32Array, dx: Float32Array, rows: number): void {
-  const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
-  const R = Cig * Ksz, O1 = q.O[1], O2 = q.O[2], K1 = q.K[1], K2 = q.K[2], d1 = q.dil[1], d2 = q.dil[2];
-  const { Hp, Wp, plane } = wd;
-  const dxpad = buf(2, Cig * plane), cols = buf(0, R * rows * Wp), gw = buf(1, Cog * rows * Wp);
-  for (let n = 0; n < N; n++) {
-    for (let g = 0; g < G; g++) {
-      dxpad.fill(0, 0, Cig * plane);
-      for (let oy0 = 0; oy0 < O1; oy0 += rows) {
-        const m = Math.min(rows, O1 - oy0), P = m * Wp;
-        // gy in the wide layout, zeros in the discarded columns
-        for (let o = 0; o < Cog; o++) {
-          const gb = (n * Cout + g * Cog + o) * Osz + oy0 * O2, wb = o * P;
-          for (let r = 0; r < m; r++) {
-            const s = gb + r * O2, d = wb + r * Wp;
-            for (let j = 0; j < O2; j++) gw[d + j] = gy[s + j];
-            for (let j = O2; j < Wp; j++) gw[d + j] = 0;
-          }
-        }
-        // cols[R, P] = W_gᵀ · gw, then zeros in the discarded columns (±Inf/NaN weights)
-        gemmF32(R, P, Cog, w, g * Cog * R, R, gw, 0, P, cols, 0, P, false, true);
-        for (let k = 0; k < R; k++) {
-          for (let r = 0, d = k * P + O2; r < m; r++, d += Wp) for (let j = 0; j < Wp - O2; j++) cols[d + j] = 0;
-        }
-        // col2im on the padded grid: each row of cols adds onto one contiguous slice
-        for (let c = 0, k = 0; c < Cig; c++) {
-          for (let t1 = 0; t1 < K1; t1++) {
-            const base = c * plane + (oy0 + t1 * d1) * Wp;
-            for (let t2 = 0; t2 < K2; t2++, k++) {
-              const dst = base + t2 * d2, src = k * P;
-              for (let j = 0; j < P; j++) dxpad[dst + j] += cols[src + j];
-            }
-          }
-        }
-      }
-      // crop the padded gradient (input cells no tap reaches stay 0)
-      const S1 = q.S[1], S2 = q.S[2], p1 = q.pad[1], p2 = q.pad[2];
-      const yEnd = Math.min(S1, Hp - p1), xEnd = Math.min(S2, Wp - p2);
-      for (let c = 0; c < Cig; c++) {
-        const xb = (n * Cin + g * Cig + c) * Ssz;
-        for (let iy = 0; iy < yEnd; iy++) {
-          const s = c * plane + (iy + p1) * Wp + p2, d = xb + iy * S2;
-          for (let ix = 0; ix < xEnd; ix++) dx[d + ix] = dxpad[s + ix];
-        }
-      }
     }
   }
 }
@@ -512,7 +388,7 @@ function gradInputWide(q: Geo3, wd: Wide, gy: Float32Array, w: Float32Array, dx:
  * as vectors). The input gradient is the forward convolution of the output
  * gradient with the flipped, transposed kernel (`transposedGeo`).
  */
-function tapOffsets(q: Geo3, wd: Wide): Int32Array {
+function tapOffsets(q: Geo3, wd: Padded): Int32Array {
   const K1 = q.K[1], K2 = q.K[2], HW = wd.Hp * wd.Wp, t = new Int32Array(q.Cig * q.Ksz);
   for (let c = 0, k = 0; c < q.Cig; c++) {
     for (let t1 = 0; t1 < K1; t1++) {
@@ -523,7 +399,7 @@ function tapOffsets(q: Geo3, wd: Wide): Int32Array {
 }
 
 /** posOffset of every output position of m images (image i at i·stride). */
-function positionOffsets(q: Geo3, wd: Wide, m: number, stride: number): Int32Array {
+function positionOffsets(q: Geo3, wd: Padded, m: number, stride: number): Int32Array {
   const O1 = q.O[1], O2 = q.O[2], t = new Int32Array(m * q.Osz);
   for (let i = 0, p = 0; i < m; i++) {
     for (let oy = 0; oy < O1; oy++) for (let ox = 0; ox < O2; ox++) t[p++] = i * stride + oy * wd.Wp + ox;
@@ -532,18 +408,18 @@ function positionOffsets(q: Geo3, wd: Wide, m: number, stride: number): Int32Arr
 }
 
 /** Images per chunk: padded input and output of a chunk within the budget. */
-function chunkImages(q: Geo3, wd: Wide): number {
+function chunkImages(q: Geo3, wd: Padded): number {
   const per = q.Cin * wd.Hp * wd.Wp + q.Cout * q.Osz;
   return Math.max(1, Math.min(q.N, Math.floor(tuning.implicitBudget / per)));
 }
 
 /** Pad images n0 .. n0+m-1 into xpad (image i at i·Cin·Hp·Wp, channel c at c·Hp·Wp within it). */
-function padImages(q: Geo3, wd: Wide, x: Float32Array, n0: number, m: number, xpad: Float32Array): void {
-  const one: Geo3 = { ...q, Cig: q.Cin }, img = { ...wd, plane: wd.Hp * wd.Wp };
-  for (let i = 0; i < m; i++) padInput(one, img, x, (n0 + i) * q.Cin * q.Ssz, xpad, i * q.Cin * img.plane);
+function padImages(q: Geo3, wd: Padded, x: Float32Array, n0: number, m: number, xpad: Float32Array): void {
+  const img = q.Cin * wd.Hp * wd.Wp;
+  for (let i = 0; i < m; i++) padInput(q, wd, q.Cin, x, (n0 + i) * q.Cin * q.Ssz, xpad, i * img);
 }
 
-function forwardImplicit(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, out: Float32Array): void {
+function forwardImplicit(q: Geo3, wd: Padded, x: Float32Array, w: Float32Array, out: Float32Array): void {
   const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
   const R = Cig * Ksz, HW = wd.Hp * wd.Wp, nb = chunkImages(q, wd);
   const kT = tapOffsets(q, wd), jT = positionOffsets(q, wd, 1, 0), xpad = buf(2, nb * Cin * HW);
@@ -558,7 +434,7 @@ function forwardImplicit(q: Geo3, wd: Wide, x: Float32Array, w: Float32Array, ou
   }
 }
 
-function gradWeightImplicit(q: Geo3, wd: Wide, x: Float32Array, gy: Float32Array, dw: Float32Array): void {
+function gradWeightImplicit(q: Geo3, wd: Padded, x: Float32Array, gy: Float32Array, dw: Float32Array): void {
   const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
   const R = Cig * Ksz, HW = wd.Hp * wd.Wp, nb = chunkImages(q, wd);
   const jT = tapOffsets(q, wd), xpad = buf(2, nb * Cin * HW), gt = buf(1, Cog * nb * Osz);
@@ -616,8 +492,8 @@ function flippedWeights(q: Geo3, w: Float32Array): Float32Array {
 }
 
 /** Whether the implicit path applies: unit-stride 1-D/2-D, and the patch matrix would be large. */
-function implicitGeom(q: Geo3): Wide | null {
-  const wd = tuning.implicit ? wideGeom(q) : null;
+function implicitGeom(q: Geo3): Padded | null {
+  const wd = paddedGeom(q);
   return wd && q.Cig * q.Ksz * q.Osz >= tuning.implicitMin ? wd : null;
 }
 
@@ -672,11 +548,6 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
     }
     return out;
   }
-  const wd = wideGeom(q);
-  if (wd) {
-    forwardWide(q, wd, x, w, out, rows);
-    return out;
-  }
   const cols = buf(0, R * rows * O2);
   for (let n = 0; n < N; n++) {
     for (let g = 0; g < G; g++) {
@@ -719,11 +590,6 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array, auto = true):
         col2im(q, tp, cols, b * R * Osz, Osz, dx, (n * Cin + g * Cig) * Ssz, 0, rowsTotal);
       }
     }
-    return dx;
-  }
-  const wd = wideGeom(q);
-  if (wd) {
-    gradInputWide(q, wd, gy, w, dx, rows);
     return dx;
   }
   const cols = buf(0, R * rows * O2);
@@ -772,11 +638,6 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array, auto = true)
       // dW_g[Cog, R] (+)= gt_g[Cog, L] · cols_g[R, L]ᵀ
       gemmBatchedF32(G, Cog, R, Lm, gt, 0, Cog * Lm, Lm, cols, 0, R * Lm, Lm, dw, 0, Cog * R, R, n0 > 0, false, true);
     }
-    return dw;
-  }
-  const wd = wideGeom(q);
-  if (wd) {
-    gradWeightWide(q, wd, x, gy, dw, rows);
     return dw;
   }
   const cols = buf(0, R * rows * O2);

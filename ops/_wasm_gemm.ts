@@ -720,6 +720,69 @@ function span(rows: number, cols: number, ld: number, trans: boolean): number {
 
 const job64 = new Float64Array(JOB_FIELDS);
 
+/** How a job is split: register tile, panels, threads, chunks, and the packing scratch it needs. */
+interface Split {
+  mr: number;
+  mt: number;
+  nt: number;
+  T: number;
+  pool: WasmThreadPool | null;
+  byRows: boolean;
+  group: number;
+  /** chunks per batch item, and in all */
+  per: number;
+  chunks: number;
+  scratchStride: number;
+  packedFloats: number;
+}
+
+const al4 = (n: number) => (n + 3) & ~3; // keep 16-byte alignment
+
+function split(batch: number, M: number, N: number, K: number, aStride: number, bStride: number): Split {
+  const mr = pickMR(M), mt = Math.ceil(M / mr), nt = Math.ceil(N / NR);
+  let T = 2 * batch * M * N * K >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(mt, nt)) : 1;
+  const pool = T > 1 ? getPool(numThreads) : null;
+  T = pool ? Math.min(T, pool.size + 1) : 1;
+  const byRows = mt >= nt;
+  const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
+  const group = byRows
+    ? clamp(Math.ceil(batch * mt / (6 * T)), 1, Math.floor(MC / mr))
+    : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
+  const per = Math.ceil((byRows ? mt : nt) / group);
+  return {
+    mr,
+    mt,
+    nt,
+    T,
+    pool,
+    byRows,
+    group,
+    per,
+    chunks: batch * per,
+    scratchStride: al4(group * K * (byRows ? mr : NR)),
+    packedFloats: ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr),
+  };
+}
+
+/**
+ * Run a job whose operands are in the heap: on the calling thread (packing
+ * first), or on T threads that pack the shared operand themselves; `after`
+ * runs on the calling thread after each chunk it completes.
+ */
+function launch(r: Runtime, sp: Split, job: GemmJob, after?: () => void): void {
+  const params = sp.pool ? sp.pool.params : job64;
+  encodeJob(job, params);
+  const I = new Int32Array(r.memory.buffer);
+  I[0] = I[1] = 0; // chunk counter, packing barrier
+  if (!sp.pool) {
+    r.driver.prepack(params);
+    r.driver.run(params, 0, 1);
+    return;
+  }
+  I.fill(0, job.flags, job.flags + sp.chunks);
+  sp.pool.run(sp.T, () => r.driver.run(params, 0, sp.T, after));
+}
+
 /**
  * Batched C[b] = op(A[b])·op(B[b]) (or += with `accumulate`) with C contiguous
  * ([batch, M, N] at `c`/`cOff`); the core of `gemmF32` and the `dot` kernel.
@@ -747,29 +810,15 @@ function gemmBatch(
   accumulate: boolean,
   bTable: { k: Int32Array; j: Int32Array } | null = null,
 ): boolean {
-  const r = runtime();
-  const mr = pickMR(M), Mp = Math.ceil(M / mr) * mr, Np = Math.ceil(N / NR) * NR;
-  const flops = 2 * batch * M * N * K;
-  let T = flops >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(Mp / mr, Np / NR)) : 1;
-  const p = T > 1 ? getPool(numThreads) : null;
-  T = p ? Math.min(T, p.size + 1) : 1;
-  const cStride = Mp * Np, cFloats = batch * cStride;
-  const mt = Mp / mr, nt = Np / NR;
-  const byRows = mt >= nt;
-  const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
-  const group = byRows
-    ? clamp(Math.ceil(batch * mt / (6 * T)), 1, Math.floor(MC / mr))
-    : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
-  const al = (n: number) => (n + 3) & ~3; // keep 16-byte alignment
-  const scratchStride = al(group * K * (byRows ? mr : NR));
-  const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
+  const r = runtime(), sp = split(batch, M, N, K, aStride, bStride);
+  const { mr, byRows, group, per, chunks, scratchStride } = sp, al = al4;
+  const Mp = sp.mt * mr, Np = sp.nt * NR, cStride = Mp * Np, cFloats = batch * cStride;
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
   let bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
   if (bTable) bSpan = (batch - 1) * bStride + bTable.k[K - 1] + bTable.j[N - 1] + 1;
-  const scratchAt = 64, aAt = scratchAt + T * scratchStride, bAt = aAt + al(aSpan);
+  const scratchAt = 64, aAt = scratchAt + sp.T * scratchStride, bAt = aAt + al(aSpan);
   const tblAt = bAt + al(bSpan), packedAt = tblAt + al(bTable ? K + N : 0);
-  const cAt = packedAt + al(packedFloats);
-  const per = Math.ceil((byRows ? mt : nt) / group), chunks = batch * per;
+  const cAt = packedAt + al(sp.packedFloats);
   const flagsAt = cAt + al(cFloats);
   if (!ensure(r.memory, (flagsAt + chunks) * 4)) return false;
   const H = new Float32Array(r.memory.buffer);
@@ -828,22 +877,17 @@ function gemmBatch(
     group,
     flags: flagsAt,
     bTable: bTable ? tblAt : -1,
-    parallelPrepack: p !== null,
+    parallelPrepack: sp.pool !== null,
   };
-  const params = p ? p.params : job64;
-  encodeJob(job, params);
-  if (!p) r.driver.prepack(params);
-  const I = new Int32Array(r.memory.buffer);
-  I[0] = I[1] = 0;
-  if (!p) {
-    r.driver.run(params, 0, 1);
+  if (!sp.pool) {
+    launch(r, sp, job);
     move(false);
     return true;
   }
   // Threaded: while the workers compute, the calling thread copies finished
   // chunks out between its own (first writes to a fresh output page-fault,
   // which is costly, so it pays to overlap them with the workers' compute).
-  I.fill(0, flagsAt, flagsAt + chunks);
+  const I = new Int32Array(r.memory.buffer);
   const copied = new Uint8Array(chunks);
   let first = 0;
   const copyChunk = (q: number) => {
@@ -867,7 +911,7 @@ function gemmBatch(
     }
     while (first < chunks && copied[first]) first++;
   };
-  p.run(T, () => r.driver.run(params, 0, T, drain));
+  launch(r, sp, job, drain);
   for (let q = first; q < chunks; q++) if (!copied[q]) copyChunk(q);
   return true;
 }
@@ -914,23 +958,11 @@ export function gemmInHeap(
   freeAt: number,
 ): boolean {
   if (batch <= 0 || M <= 0 || N <= 0 || K <= 0) return true;
-  const r = runtime();
-  const mr = pickMR(M), mt = Math.ceil(M / mr), nt = Math.ceil(N / NR);
-  let T = 2 * batch * M * N * K >= tuning.threadMinFlops ? Math.min(numThreads, batch * Math.max(mt, nt)) : 1;
-  const p = T > 1 ? getPool(numThreads) : null;
-  T = p ? Math.min(T, p.size + 1) : 1;
-  const byRows = mt >= nt;
-  const clamp = (x: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, x));
-  const group = byRows
-    ? clamp(Math.ceil(batch * mt / (6 * T)), 1, Math.floor(MC / mr))
-    : clamp(Math.ceil(batch * nt / (6 * T)), 1, 16);
-  const al = (n: number) => (n + 3) & ~3;
-  const scratchStride = al(group * K * (byRows ? mr : NR));
-  const packedFloats = ((byRows ? bStride : aStride) === 0 ? 1 : batch) * (byRows ? nt * K * NR : mt * K * mr);
-  const scratchAt = al(Math.max(64, freeAt)), packedAt = scratchAt + T * scratchStride;
-  const flagsAt = packedAt + al(packedFloats), chunks = batch * Math.ceil((byRows ? mt : nt) / group);
-  if (!ensure(r.memory, (flagsAt + chunks) * 4)) return false;
-  const job: GemmJob = {
+  const r = runtime(), sp = split(batch, M, N, K, aStride, bStride);
+  const scratchAt = al4(Math.max(64, freeAt)), packedAt = scratchAt + sp.T * sp.scratchStride;
+  const flagsAt = packedAt + al4(sp.packedFloats);
+  if (!ensure(r.memory, (flagsAt + sp.chunks) * 4)) return false;
+  launch(r, sp, {
     batch,
     M,
     N,
@@ -947,27 +979,17 @@ export function gemmInHeap(
     cStride,
     ldc,
     accumulate,
-    mr,
-    byRows,
+    mr: sp.mr,
+    byRows: sp.byRows,
     packed: packedAt,
     scratch: scratchAt,
-    scratchStride,
+    scratchStride: sp.scratchStride,
     counter: 0,
-    group,
+    group: sp.group,
     flags: flagsAt,
     bTable: -1,
-    parallelPrepack: p !== null,
-  };
-  const params = p ? p.params : job64;
-  encodeJob(job, params);
-  if (!p) r.driver.prepack(params);
-  const I = new Int32Array(r.memory.buffer);
-  I[0] = I[1] = 0;
-  if (!p) r.driver.run(params, 0, 1);
-  else {
-    I.fill(0, flagsAt, flagsAt + chunks);
-    p.run(T, () => r.driver.run(params, 0, T));
-  }
+    parallelPrepack: sp.pool !== null,
+  });
   return true;
 }
 

@@ -130,7 +130,7 @@ Deno.test("wasm conv: images split into blocks of output rows (small scratch bud
       };
       compare(big, 7, `budget ${batchBudget}/${block} 3x3`);
       compare({ ...big, K: [3, 5], opts: { stride: [2, 1], padding: 1 } }, 8, `budget ${batchBudget}/${block} 3x5`);
-      // unit strides (wide rows): 1-D, 2-D with dilation, grouped; 3-D that must not take that path
+      // unit strides (implicit GEMM): 1-D, 2-D with dilation, grouped; 3-D that must not take that path
       compare(
         { r: 1, N: 2, Cin: 3, Cout: 4, S: [23], K: [4], opts: { padding: [[3, 1]], dilation: 2 } },
         11,
