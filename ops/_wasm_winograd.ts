@@ -271,74 +271,130 @@ function filterTransform(w: Float32Array, Cout: number, Cin: number, H: Float32A
   }
 }
 
+const al16 = (n: number) => (n + 15) & ~15;
+// ξ blocks a cache line off a multiple of 4 KiB apart: the 16 streams of a transform must not share cache sets
+const skew = (n: number) => al16(n) + (al16(n) % 1024 === 0 ? 16 : 0);
+
+/** Tiles of the output (2x2 each, tile columns padded to a multiple of 4) and images per chunk. */
+interface Tiling {
+  TH: number;
+  TW4: number;
+  tiles: number;
+  nb: number;
+  /** tiles of a full chunk, padded to whole GEMM panels */
+  Pmax: number;
+  /** floats of one thread's padded plane */
+  planeIn: number;
+  T: number;
+}
+
+function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
+  const TH = Math.ceil(q.O[1] / 2), TW4 = Math.ceil(Math.ceil(q.O[2] / 2) / 4) * 4, tiles = TH * TW4;
+  const nb = Math.max(1, Math.min(q.N, Math.floor(winogradTuning.budget / perImage(tiles))));
+  return {
+    TH,
+    TW4,
+    tiles,
+    nb,
+    Pmax: Math.ceil((nb * tiles) / NR) * NR,
+    planeIn: al16((2 * TH + 2) * (2 * TW4 + 2) + 16),
+    T: Math.min(getNumThreads(), nb * Math.min(q.Cin, q.Cout)),
+  };
+}
+
+/** The heap grown to `free` floats, and a runner of transform jobs on up to T threads; null when it cannot grow. */
+function transforms(free: number, T: number): { memory: WebAssembly.Memory; run: (job: number[]) => void } | null {
+  const memory = gemmHeap(free);
+  if (!memory) return null;
+  const r = runtime(memory);
+  const p = T > 1 ? threads(memory, r.module, T) : null;
+  const params = p ? p.params : localParams;
+  return {
+    memory,
+    run: (job) => {
+      params.set(job);
+      if (p) p.run(T, () => r.work(params, 0, T));
+      else r.work(params, 0, 1);
+    },
+  };
+}
+
+/** Where a transform job reads and writes (float indices and strides; see WORK_SETUP). */
+interface Regions {
+  XIN: number;
+  V: number;
+  Pp: number;
+  M: number;
+  Mp: number;
+  OP: number;
+  OX: number;
+  SCR: number;
+  VS: number;
+  MS: number;
+}
+
+/** The params of a transform job (the layout WORK_SETUP reads). */
+function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Regions): number[] {
+  return [
+    mode,
+    units,
+    q.Cin,
+    q.Cout,
+    q.S[1],
+    q.S[2],
+    q.O[1],
+    q.O[2],
+    q.pad[1],
+    q.pad[2],
+    t.TH,
+    t.TW4,
+    r.XIN,
+    r.V,
+    r.Pp,
+    r.M,
+    r.Mp,
+    r.OP,
+    r.OX,
+    r.SCR,
+    t.planeIn,
+    r.VS,
+    r.MS,
+  ];
+}
+
 /**
  * y = conv(x, w) by Winograd F(2x2, 3x3) into `out` ([N, Cout, O1, O2]); false
  * when the heap cannot hold one image's work (the caller falls back).
  */
 export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: Float32Array): boolean {
   const { N, Cin, Cout } = q;
-  const [S1, S2, O1, O2, p1, p2] = [q.S[1], q.S[2], q.O[1], q.O[2], q.pad[1], q.pad[2]];
-  const TH = Math.ceil(O1 / 2), TW4 = Math.ceil(Math.ceil(O2 / 2) / 4) * 4, tiles = TH * TW4;
+  const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
   const Mp = Math.ceil(Cout / gemmTileRows(Cout)) * gemmTileRows(Cout);
-  const perImage = 16 * (Cin + Mp) * tiles + Cout * 4 * tiles + (Cin * S1 + Cout * O1) * Math.max(S2, O2);
-  const nb = Math.max(1, Math.min(N, Math.floor(winogradTuning.budget / perImage)));
-  const al = (n: number) => (n + 15) & ~15;
-  const Pmax = Math.ceil((nb * tiles) / NR) * NR, planeIn = (2 * TH + 2) * (2 * TW4 + 2) + 16;
-  let T = Math.min(getNumThreads(), nb * Math.min(Cin, Cout));
-  // ξ blocks a cache line off a multiple of 4 KiB apart: the 16 streams of a transform must not
-  // share cache sets
-  const skew = (n: number) => al(n) + (al(n) % 1024 === 0 ? 16 : 0);
+  const tl = tiling(
+    q,
+    (tiles) => 16 * (Cin + Mp) * tiles + Cout * 4 * tiles + (Cin * S1 + Cout * O1) * Math.max(S2, O2),
+  );
+  const { tiles, nb, Pmax, planeIn, T } = tl;
+  const al = al16;
   const U = 64, XIN = U + al(16 * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + 16 * skew(Cin * Pmax);
   const OP = M + 16 * skew(Mp * Pmax), OX = OP + al(nb * Cout * 4 * tiles), SCR = OX + al(nb * Cout * O1 * O2);
-  const free = SCR + T * al(planeIn);
-  const memory = gemmHeap(free);
-  if (!memory) return false;
-  const r = runtime(memory);
-  const p = T > 1 ? threads(memory, r.module, T) : null;
-  if (!p) T = 1;
+  const free = SCR + T * planeIn;
+  const tr = transforms(free, T);
+  if (!tr) return false;
+  const { memory } = tr;
   filterTransform(w, Cout, Cin, new Float32Array(memory.buffer), U);
-  const params = p ? p.params : localParams;
-  const run = () => p ? p.run(T, () => r.work(params, 0, T)) : r.work(params, 0, 1);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
     new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
-    const job = [
-      0,
-      m * Cin,
-      Cin,
-      Cout,
-      S1,
-      S2,
-      O1,
-      O2,
-      p1,
-      p2,
-      TH,
-      TW4,
-      XIN,
-      V,
-      Pp,
-      M,
-      Mp,
-      OP,
-      OX,
-      SCR,
-      al(planeIn),
-      VS,
-      MS,
-    ];
-    params.set(job);
-    run();
+    const at = { XIN, V, Pp, M, Mp, OP, OX, SCR, VS, MS };
+    tr.run(transformJob(0, m * Cin, q, tl, at));
     // tiles past the last image's (Pp padding) multiply stale data; their products are never read
     if (
       !gemmInHeap(16, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, VS, Pp, false, M, MS, Pp, false, free)
     ) {
       return false;
     }
-    params.set(job);
-    params[0] = 1;
-    params[1] = m * Cout;
-    run();
+    tr.run(transformJob(1, m * Cout, q, tl, at));
     const H = new Float32Array(memory.buffer);
     out.set(H.subarray(OX, OX + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
   }
@@ -353,25 +409,16 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
  */
 export function winogradGradWeight(q: Geo3, x: Float32Array, gy: Float32Array, dw: Float32Array): boolean {
   const { N, Cin, Cout } = q;
-  const [S1, S2, O1, O2, p1, p2] = [q.S[1], q.S[2], q.O[1], q.O[2], q.pad[1], q.pad[2]];
-  const TH = Math.ceil(O1 / 2), TW4 = Math.ceil(Math.ceil(O2 / 2) / 4) * 4, tiles = TH * TW4;
-  const perImage = 16 * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2;
-  const nb = Math.max(1, Math.min(N, Math.floor(winogradTuning.budget / perImage)));
-  const al = (n: number) => (n + 15) & ~15;
-  const skew = (n: number) => al(n) + (al(n) % 1024 === 0 ? 16 : 0);
-  const Pmax = Math.ceil((nb * tiles) / NR) * NR, planeIn = (2 * TH + 2) * (2 * TW4 + 2) + 16;
+  const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
+  const tl = tiling(q, (tiles) => 16 * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2);
+  const { tiles, nb, Pmax, planeIn, T } = tl, al = al16;
   const mr = gemmTileRows(Cout), Mp = Math.ceil(Cout / mr) * mr, ldc = Math.ceil(Cin / NR) * NR;
-  let T = Math.min(getNumThreads(), nb * Math.min(Cin, Cout));
   const C = 64, CS = skew(Mp * ldc), XIN = C + 16 * CS, OX = XIN + al(nb * Cin * S1 * S2);
   const V = OX + al(nb * Cout * O1 * O2), Z = V + 16 * skew(Cin * Pmax), SCR = Z + 16 * skew(Cout * Pmax);
-  const free = SCR + T * al(planeIn);
-  const memory = gemmHeap(free);
-  if (!memory) return false;
-  const r = runtime(memory);
-  const p = T > 1 ? threads(memory, r.module, T) : null;
-  if (!p) T = 1;
-  const params = p ? p.params : localParams;
-  const run = () => p ? p.run(T, () => r.work(params, 0, T)) : r.work(params, 0, 1);
+  const free = SCR + T * planeIn;
+  const tr = transforms(free, T);
+  if (!tr) return false;
+  const { memory } = tr;
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), K = m * tiles, Pp = Math.ceil(K / NR) * NR;
     const VS = skew(Cin * Pp), ZS = skew(Cout * Pp);
@@ -379,35 +426,9 @@ export function winogradGradWeight(q: Geo3, x: Float32Array, gy: Float32Array, d
     H.set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
     H.set(gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
     // V from the input planes (mode 0), Z from the output-gradient planes (mode 2, written where M goes)
-    params.set([
-      0,
-      m * Cin,
-      Cin,
-      Cout,
-      S1,
-      S2,
-      O1,
-      O2,
-      p1,
-      p2,
-      TH,
-      TW4,
-      XIN,
-      V,
-      Pp,
-      Z,
-      0,
-      0,
-      OX,
-      SCR,
-      al(planeIn),
-      VS,
-      ZS,
-    ]);
-    run();
-    params[0] = 2;
-    params[1] = m * Cout;
-    run();
+    const at = { XIN, V, Pp, M: Z, Mp: 0, OP: 0, OX, SCR, VS, MS: ZS };
+    tr.run(transformJob(0, m * Cin, q, tl, at));
+    tr.run(transformJob(2, m * Cout, q, tl, at));
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
     if (!gemmInHeap(16, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
   }
