@@ -10,7 +10,7 @@
 // PEER_ONLY=name,name limits the workloads.
 import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
-import { crossEntropy, sgd } from "../nn/mod.ts";
+import { trainStep } from "./_train_step.ts";
 
 interface Workload {
   name: string;
@@ -112,38 +112,9 @@ function plan(w: Workload): Plan | null {
       return { fn: () => void ts.matmul(a, b).dataSync(), note: "matmul" };
     }
     case "cnn_train_step_b32":
-      return trainStep();
+      return { fn: trainStep(), note: "valueAndGrad + crossEntropy + sgd(lr=0.01)" };
   }
   return null;
-}
-
-function trainStep(): Plan {
-  const k = ts.random.split(ts.random.key(0), 4);
-  let p = {
-    c1: ts.random.normal(k[0], [16, 1, 3, 3], { std: 0.3 }),
-    b1: ts.zeros([16]),
-    c2: ts.random.normal(k[1], [32, 16, 3, 3], { std: 0.1 }),
-    b2: ts.zeros([32]),
-    d: ts.random.normal(k[2], [10, 1568], { std: 0.03 }),
-    bd: ts.zeros([10]),
-  };
-  const x = ts.random.uniform(k[3], [32, 1, 28, 28]);
-  const labels = ts.array(Array.from({ length: 32 }, (_, i) => (i * 7) % 10), { dtype: "int32" });
-  const loss = (q: typeof p) => {
-    let h = ts.maxPool2d(ts.conv2d(x, q.c1, { bias: q.b1, padding: 1 }).relu(), { kernelSize: 2 });
-    h = ts.maxPool2d(ts.conv2d(h, q.c2, { bias: q.b2, padding: 1 }).relu(), { kernelSize: 2 });
-    return crossEntropy(ts.matmul(h.flatten(1), q.d.transpose()).add(q.bd), labels);
-  };
-  const step = ts.valueAndGrad(loss);
-  return {
-    fn: () => {
-      const [v, g] = step(p);
-      p = sgd(p, g, 0.01);
-      ts.realizeAll(Object.values(p));
-      v.item();
-    },
-    note: "valueAndGrad + crossEntropy + sgd(lr=0.01)",
-  };
 }
 
 function time(fn: () => void): { median: number; min: number; max: number; reps: number } {
