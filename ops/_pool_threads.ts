@@ -226,3 +226,45 @@ export class WasmThreadPool {
     return shared;
   }
 }
+
+/** What a kernel family's workers build: a module instantiated against `memory`, and the work source. */
+export interface FamilySpec {
+  module: WebAssembly.Module;
+  memory: WebAssembly.Memory;
+  setup: string;
+}
+
+/** A kernel family's lazily registered handle on the shared workers (see {@linkcode familyPool}). */
+export interface FamilyPool {
+  /** A handle with at least T - 1 workers; null for T <= 1, without shared memory, or once registration failed. */
+  get(T: number): WasmThreadPool | null;
+  /** The current handle, if any. */
+  current(): WasmThreadPool | null;
+  /** Drop the handle (the next `get` registers the family again). */
+  close(): void;
+}
+
+/** The get-or-register logic every kernel family shares; `spec` is called when the family (re)registers. */
+export function familyPool(spec: () => FamilySpec, shared: boolean): FamilyPool {
+  let pool: WasmThreadPool | null = null, failed = false;
+  return {
+    get(T) {
+      if (T <= 1 || !shared || failed) return null;
+      if (pool && pool.size + 1 >= T) return pool;
+      pool?.close(); // (only this family's handle: others may be mid-job)
+      pool = null;
+      try {
+        const f = spec();
+        pool = new WasmThreadPool(f.module, f.memory, f.setup, T - 1);
+      } catch {
+        failed = true;
+      }
+      return pool;
+    },
+    current: () => pool,
+    close() {
+      pool?.close();
+      pool = null;
+    },
+  };
+}

@@ -10,7 +10,7 @@
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
 import type { Geo3 } from "./_conv_kernels.ts";
-import { WasmThreadPool } from "./_pool_threads.ts";
+import { familyPool } from "./_pool_threads.ts";
 import {
   F32,
   FuncBuilder,
@@ -338,8 +338,10 @@ let rt: Runtime | null = null;
 /** Module bytes per kernel size, with the id jobs name them by. */
 const modules = new Map<string, { id: number; bytes: Uint8Array<ArrayBuffer> }>();
 let nextId = 1;
-let pool: WasmThreadPool | null = null;
-let poolFailed = false;
+const pool = familyPool(() => {
+  const r = runtime()!;
+  return { module: r.stub, memory: r.memory, setup: WORK_SETUP };
+}, SHARED);
 const localParams = new Float64Array(64);
 /** Multiply-adds below which a depthwise kernel stays on the calling thread. */
 export const depthwiseTuning: { threadMinWork: number } = { threadMinWork: 1 << 18 };
@@ -354,23 +356,9 @@ function runtime(): Runtime | null {
   return rt;
 }
 
-function threads(r: Runtime, T: number): WasmThreadPool | null {
-  if (T <= 1 || !SHARED || poolFailed) return null;
-  if (pool && pool.size + 1 >= T) return pool;
-  pool?.close();
-  pool = null;
-  try {
-    pool = new WasmThreadPool(r.stub, r.memory, WORK_SETUP, T - 1);
-  } catch {
-    poolFailed = true;
-  }
-  return pool;
-}
-
 /** Stop the depthwise kernels' worker threads (they restart on the next large kernel). */
 export function _shutdownDepthwiseThreads(): void {
-  pool?.close();
-  pool = null;
+  pool.close();
 }
 onShutdownThreads(_shutdownDepthwiseThreads);
 
@@ -416,7 +404,7 @@ export function depthwiseWasm(
   const scrFloats = Math.max(Hp * Wp, (S1 + (K1 - 1) * d1) * (S2 + (K2 - 1) * d2)) + 4;
   const units = mode === 2 ? C : N * C, work = N * C * Cog * Os * K;
   let T = work >= depthwiseTuning.threadMinWork ? Math.min(getNumThreads(), units) : 1;
-  const p = T > 1 ? threads(r, T) : null;
+  const p = pool.get(T);
   if (!p) T = 1;
   const al = (n: number) => (n + 3) & ~3;
   const fixed: Fixed = { KH: K1, KW: K2, d1, d2, Wp: mode === 1 ? S2 + (K2 - 1) * d2 : Wp };

@@ -10,7 +10,7 @@
 // order, in depth blocks that depend on K only, partial sums passing through
 // C; nothing depends on the thread count or on the tile an element lands in,
 // so results are bit-identical for any number of threads.
-import { closeAllWorkers, WasmThreadPool } from "./_pool_threads.ts";
+import { closeAllWorkers, familyPool, type WasmThreadPool } from "./_pool_threads.ts";
 import {
   FuncBuilder,
   HAS_RELAXED_SIMD,
@@ -633,8 +633,15 @@ function ensure(memory: WebAssembly.Memory, bytes: number): boolean {
 
 const hw = Math.max(1, Math.floor((globalThis.navigator?.hardwareConcurrency as number | undefined) ?? 1));
 let numThreads = hw;
-let pool: WasmThreadPool | null = null;
-let poolFailed = false;
+const gemmPool = familyPool(() => {
+  const r = runtime();
+  const setup = `
+    const makeGemmDriver = ${makeGemmDriver.toString()};
+    const driver = makeGemmDriver(exports, memory, ${NR}, ${MC}, ${KC}, ${NC});
+    return (params, t, T) => driver.run(params, t, T);
+  `;
+  return { module: r.module, memory: r.memory, setup };
+}, SHARED);
 
 /**
  * Set how many threads the WebAssembly kernels may use (default: all cores,
@@ -652,6 +659,7 @@ let poolFailed = false;
 export function setNumThreads(n: number): void {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setNumThreads: n must be a positive integer, got ${n}`);
   numThreads = n;
+  const pool = gemmPool.current();
   if (pool && pool.size + 1 < n) shutdownThreads();
 }
 
@@ -679,8 +687,7 @@ export function getNumThreads(): number {
  * ```
  */
 export function shutdownThreads(): void {
-  pool?.close();
-  pool = null;
+  gemmPool.close();
   for (const stop of otherPools) stop();
   closeAllWorkers();
 }
@@ -692,23 +699,7 @@ export function onShutdownThreads(stop: () => void): void {
 }
 
 function getPool(T: number): WasmThreadPool | null {
-  if (T <= 1 || !SHARED || poolFailed) return null;
-  if (pool && pool.size + 1 >= T) return pool;
-  pool?.close(); // (only this pool: other kernel families may be mid-job)
-  pool = null;
-  const r = runtime();
-  const setup = `
-    const makeGemmDriver = ${makeGemmDriver.toString()};
-    const driver = makeGemmDriver(exports, memory, ${NR}, ${MC}, ${KC}, ${NC});
-    return (params, t, T) => driver.run(params, t, T);
-  `;
-  try {
-    pool = new WasmThreadPool(r.module, r.memory, setup, T - 1);
-  } catch {
-    poolFailed = true;
-    pool = null;
-  }
-  return pool;
+  return gemmPool.get(T);
 }
 
 // -- entry points ------------------------------------------------------------
@@ -1235,5 +1226,5 @@ export const GEMM_AVAILABLE: boolean = HAS_SIMD;
 
 /** Workers currently running (0 before the first threaded kernel); for tests. */
 export function _threadPoolSize(): number {
-  return pool?.size ?? 0;
+  return gemmPool.current()?.size ?? 0;
 }

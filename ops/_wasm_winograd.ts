@@ -7,10 +7,10 @@
 // tiles at a time (stride-2 tile columns deinterleaved by shuffles), split
 // across a worker pool by planes, and read and write the GEMM heap in place.
 import type { Geo3 } from "./_conv_kernels.ts";
-import { WasmThreadPool } from "./_pool_threads.ts";
+import { familyPool } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
 import { loop, padFunction } from "./_wasm_depthwise.ts";
-import { gemmHeap, gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
+import { gemmHeap, gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 const SH = 0x0d, ADD = 0xe4, SUB = 0xe5, LOAD = 0x00, STORE = 0x0b;
 const lanes = (...fl: number[]) => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -209,8 +209,7 @@ const WORK_SETUP = `
 
 let rt: { exports: WebAssembly.Exports; module: WebAssembly.Module; work: Work } | null = null;
 type Work = (params: Float64Array, t: number, T: number) => void;
-let pool: WasmThreadPool | null = null;
-let poolFailed = false;
+const pool = familyPool(() => ({ module: runtime(wasmHeap()).module, memory: wasmHeap(), setup: WORK_SETUP }), SHARED);
 const localParams = new Float64Array(32);
 
 function runtime(memory: WebAssembly.Memory) {
@@ -221,24 +220,7 @@ function runtime(memory: WebAssembly.Memory) {
   return rt;
 }
 
-function threads(memory: WebAssembly.Memory, module: WebAssembly.Module, T: number): WasmThreadPool | null {
-  if (T <= 1 || !SHARED || poolFailed) return null;
-  if (pool && pool.size + 1 >= T) return pool;
-  pool?.close();
-  pool = null;
-  try {
-    pool = new WasmThreadPool(module, memory, WORK_SETUP, T - 1);
-  } catch {
-    poolFailed = true;
-  }
-  return pool;
-}
-
-function shutdown(): void {
-  pool?.close();
-  pool = null;
-}
-onShutdownThreads(shutdown);
+onShutdownThreads(() => pool.close());
 
 /** Floats of heap per chunk of images (transformed input and products dominate). */
 export const winogradTuning: { budget: number } = { budget: 1 << 23 };
@@ -307,7 +289,7 @@ function transforms(free: number, T: number): { memory: WebAssembly.Memory; run:
   const memory = gemmHeap(free);
   if (!memory) return null;
   const r = runtime(memory);
-  const p = T > 1 ? threads(memory, r.module, T) : null;
+  const p = pool.get(T);
   const params = p ? p.params : localParams;
   return {
     memory,

@@ -17,7 +17,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { WasmThreadPool } from "./_pool_threads.ts";
+import { familyPool } from "./_pool_threads.ts";
 import { getNumThreads, growWasmHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
@@ -474,33 +474,19 @@ const WORK_SETUP = `
 
 let localWork: ((params: Float64Array, t: number, T: number) => void) | null = null;
 const localParams = new Float64Array(16);
-let windowPool: WasmThreadPool | null = null;
-let windowPoolFailed = false;
+const windowPool = familyPool(() => {
+  const stub = importMem(new ModuleBuilder());
+  stub.func(new FuncBuilder([], []), "noop");
+  return { module: new WebAssembly.Module(stub.bytes()), memory: ensureMemory(PAGE)!, setup: WORK_SETUP };
+}, SHARED);
 /** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
 export const WINDOW_THREAD_MIN_WORK = 1 << 20;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
-function threadPool(T: number): WasmThreadPool | null {
-  if (T <= 1 || !SHARED || windowPoolFailed) return null;
-  if (windowPool && windowPool.size + 1 >= T) return windowPool;
-  windowPool?.close();
-  windowPool = null;
-  try {
-    const stub = importMem(new ModuleBuilder());
-    stub.func(new FuncBuilder([], []), "noop");
-    const mod = new WebAssembly.Module(stub.bytes());
-    windowPool = new WasmThreadPool(mod, ensureMemory(PAGE)!, WORK_SETUP, T - 1);
-  } catch {
-    windowPoolFailed = true;
-  }
-  return windowPool;
-}
-
 /** Stop the window kernels' worker threads (they restart on the next large kernel). */
 export function _shutdownWindowThreads(): void {
-  windowPool?.close();
-  windowPool = null;
+  windowPool.close();
 }
 onShutdownThreads(_shutdownWindowThreads);
 
@@ -714,7 +700,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       new Float32Array(mm.buffer, rawPtr, P * S).set(x);
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
-      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? threadPool(T) : null;
+      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
