@@ -44,17 +44,26 @@ const familyWork = (f) => {
 };
 Atomics.add(ctrl, ${READY}, 1);
 Atomics.notify(ctrl, ${READY});
-let gen = 0;
+// GEN is a sequence lock: odd while the caller writes a job's fields, even
+// once they are complete; a job is taken once, and only with fields read
+// under one even generation (a worker that sat out the previous job must not
+// mix its generation with the next job's thread count); -1 stops the workers.
+const idle = (g) => g >= 0 && (g === last || (g & 1) === 1);
+let last = 0;
 for (;;) {
   // Poll for a while (jobs often come in bursts; waking a sleeping thread costs
   // tens to hundreds of microseconds), then sleep.
-  for (let s = 0, until = performance.now() + ${IDLE_SPIN_MS}; Atomics.load(ctrl, ${GEN}) === gen; s++) {
+  for (let s = 0, until = performance.now() + ${IDLE_SPIN_MS}; idle(Atomics.load(ctrl, ${GEN})); s++) {
     if ((s & 1023) === 1023 && performance.now() > until) break;
   }
-  if (Atomics.load(ctrl, ${GEN}) === gen) Atomics.wait(ctrl, ${GEN}, gen);
-  gen = Atomics.load(ctrl, ${GEN});
+  const seen = Atomics.load(ctrl, ${GEN});
+  if (idle(seen)) Atomics.wait(ctrl, ${GEN}, seen);
+  const gen = Atomics.load(ctrl, ${GEN});
   if (gen < 0) break;
+  if (idle(gen)) continue;
   const T = Atomics.load(ctrl, ${NT}), f = Atomics.load(ctrl, ${FAMILY});
+  if (Atomics.load(ctrl, ${GEN}) !== gen) continue; // a newer job is being written: take that one
+  last = gen;
   if (id < T) {
     try {
       // f < 0: only build family -1 - f (a registration check)
@@ -124,11 +133,14 @@ class Workers {
     if (this.closed) throw new Error("WasmThreadPool: run after close");
     T = Math.min(T, this.size + 1);
     const c = this.ctrl;
+    // sequence lock (see the worker): odd while the job's fields are written, then even
+    const writing = (Atomics.load(c, GEN) + 1) & 0x3fffffff;
+    Atomics.store(c, GEN, writing);
     Atomics.store(c, NT, T);
     Atomics.store(c, FAMILY, f);
     Atomics.store(c, ERROR, 0);
     Atomics.store(c, PENDING, T - 1);
-    Atomics.store(c, GEN, (Atomics.load(c, GEN) + 1) & 0x3fffffff);
+    Atomics.store(c, GEN, (writing + 1) & 0x3fffffff);
     Atomics.notify(c, GEN);
     let err: unknown = null;
     try {
