@@ -23,7 +23,7 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { getNumThreads, growWasmHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 const S = {
   v128_load: 0x00,
@@ -238,16 +238,8 @@ export function padFunction(): FuncBuilder {
 // ---------------------------------------------------------------- runtime
 
 const SHARED = HAS_SHARED_MEMORY;
-const MAX_PAGES = 16384;
-
 function moduleBytes(g: Fixed): Uint8Array<ArrayBuffer> {
-  const m = new ModuleBuilder().importMemory({
-    module: "env",
-    name: "mem",
-    initial: 1,
-    maximum: SHARED ? MAX_PAGES : undefined,
-    shared: SHARED,
-  });
+  const m = importHeap(new ModuleBuilder());
   m.func(convFunction(g), "conv");
   m.func(wgradFunction(g), "wgrad");
   m.func(scatterFunction(), "scatter");

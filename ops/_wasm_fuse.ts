@@ -11,8 +11,8 @@ import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
-import { growWasmHeap, wasmHeap } from "./_wasm_gemm.ts";
+import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
+import { growWasmHeap, importHeap, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Outputs smaller than this stay on the JS kernels (call and copy overheads). */
 export const tuning: { minSize: number } = { minSize: 2048 };
@@ -482,14 +482,7 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
     if (n[d] % 2) step(false);
   };
   level(0);
-  const shared = HAS_SHARED_MEMORY;
-  const m = new ModuleBuilder().importMemory({
-    module: "env",
-    name: "mem",
-    initial: 1,
-    maximum: shared ? 16384 : undefined,
-    shared,
-  });
+  const m = importHeap(new ModuleBuilder());
   m.func(f, "run");
   return m.bytes();
 }

@@ -610,6 +610,17 @@ export function wasmHeap(): WebAssembly.Memory {
     : new WebAssembly.Memory({ initial: 1 });
 }
 
+/** Declare {@linkcode wasmHeap} as module `m`'s memory (imported as env.mem). */
+export function importHeap(m: ModuleBuilder): ModuleBuilder {
+  return m.importMemory({
+    module: "env",
+    name: "mem",
+    initial: 1,
+    maximum: SHARED ? MAX_PAGES : undefined,
+    shared: SHARED,
+  });
+}
+
 /** Grow {@linkcode wasmHeap} to at least `bytes`; false when it cannot. */
 export function growWasmHeap(bytes: number): boolean {
   return ensure(wasmHeap(), bytes);

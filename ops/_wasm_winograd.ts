@@ -10,7 +10,16 @@ import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
 import { loop, padFunction } from "./_wasm_depthwise.ts";
-import { gemmHeap, gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import {
+  gemmHeap,
+  gemmInHeap,
+  gemmTileRows,
+  getNumThreads,
+  importHeap,
+  NR,
+  onShutdownThreads,
+  wasmHeap,
+} from "./_wasm_gemm.ts";
 
 const SH = 0x0d, ADD = 0xe4, SUB = 0xe5, LOAD = 0x00, STORE = 0x0b;
 const lanes = (...fl: number[]) => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
@@ -163,13 +172,7 @@ function cropFunction(): FuncBuilder {
 const SHARED = HAS_SHARED_MEMORY;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
-  const m = new ModuleBuilder().importMemory({
-    module: "env",
-    name: "mem",
-    initial: 1,
-    maximum: SHARED ? 16384 : undefined,
-    shared: SHARED,
-  });
+  const m = importHeap(new ModuleBuilder());
   m.func(padFunction(), "pad");
   m.func(inputTransform(), "inT");
   m.func(outputTransform(), "outT");

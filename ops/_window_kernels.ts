@@ -18,7 +18,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { familyPool } from "./_pool_threads.ts";
-import { getNumThreads, growWasmHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -428,22 +428,10 @@ const V = {
 } as const;
 
 const PAGE = 65536;
-const MAX_PAGES = 16384; // 1 GiB of address space for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
 /** The shared wasm heap, grown to `bytes` (null when it cannot grow). */
 function ensureMemory(bytes: number): WebAssembly.Memory | null {
   return growWasmHeap(bytes) ? wasmHeap() : null;
-}
-
-/** The memory import every window module declares. */
-function importMem(m: ModuleBuilder): ModuleBuilder {
-  return m.importMemory({
-    module: "env",
-    name: "mem",
-    initial: 1,
-    maximum: SHARED ? MAX_PAGES : undefined,
-    shared: SHARED,
-  });
 }
 
 // The work function of one job, on the calling thread and in the workers
@@ -475,7 +463,7 @@ const WORK_SETUP = `
 let localWork: ((params: Float64Array, t: number, T: number) => void) | null = null;
 const localParams = new Float64Array(16);
 const windowPool = familyPool(() => {
-  const stub = importMem(new ModuleBuilder());
+  const stub = importHeap(new ModuleBuilder());
   stub.func(new FuncBuilder([], []), "noop");
   return { module: new WebAssembly.Module(stub.bytes()), memory: ensureMemory(PAGE)!, setup: WORK_SETUP };
 }, SHARED);
@@ -560,7 +548,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
     }
   }
-  const m = importMem(new ModuleBuilder());
+  const m = importHeap(new ModuleBuilder());
   // run(P, xPtr, outPtr, dPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr
   const f = new FuncBuilder([I32, I32, I32, I32], []);
   const [Pp, xPtr, outPtr, dPtr] = [0, 1, 2, 3];
