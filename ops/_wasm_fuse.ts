@@ -12,7 +12,7 @@ import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
-import { growWasmHeap, importHeap, wasmHeap } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap } from "./_wasm_gemm.ts";
 
 /** Outputs smaller than this stay on the JS kernels (call and copy overheads). */
 export const tuning: { minSize: number } = { minSize: 2048 };
@@ -491,11 +491,6 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
 
 const modules = new Map<string, (...a: number[]) => void>();
 
-/** The shared wasm heap, grown to `bytes` (null when it cannot grow). */
-function heap(bytes: number): WebAssembly.Memory | null {
-  return growWasmHeap(bytes) ? wasmHeap() : null;
-}
-
 function describe(e: Expr, ids: Map<Expr, number>): string {
   let id = ids.get(e);
   if (id !== undefined) return `#${id}`;
@@ -542,7 +537,7 @@ export function fusedWasm(
     top += (buf.byteLength + 15) & ~15;
   }
   const outAt = top, size = root.size;
-  const mem = heap(outAt + size * 4);
+  const mem = growWasmHeap(outAt + size * 4);
   if (!mem) return null;
   const key = `${describe(b.expr, new Map())}|${b.dtypes}|${n}|${coef.map((c) => c.join(",")).join(";")}|${
     leaves.map((l) => l.buf)

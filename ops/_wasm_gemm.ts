@@ -621,9 +621,12 @@ export function importHeap(m: ModuleBuilder): ModuleBuilder {
   });
 }
 
-/** Grow {@linkcode wasmHeap} to at least `bytes`; false when it cannot. */
-export function growWasmHeap(bytes: number): boolean {
-  return ensure(wasmHeap(), bytes);
+/**
+ * {@linkcode wasmHeap} grown to at least `bytes`, or null when it cannot grow
+ * (callers then take their JS path). Floats 0..63 are the GEMM's while it runs.
+ */
+export function growWasmHeap(bytes: number): WebAssembly.Memory | null {
+  return ensure(wasmHeap(), bytes) ? wasmHeap() : null;
 }
 
 /** Grow the heap to hold `bytes`; false when it cannot. */
@@ -916,16 +919,6 @@ function gemmBatch(
   launch(r, sp, job, drain);
   for (let q = first; q < chunks; q++) if (!copied[q]) copyChunk(q);
   return true;
-}
-
-/**
- * The GEMM heap grown to hold `floats` floats (shared between threads when the
- * engine allows), for callers that build operands in place and run
- * {@linkcode gemmInHeap}; null when it cannot grow. Floats 0..63 are reserved.
- */
-export function gemmHeap(floats: number): WebAssembly.Memory | null {
-  const r = runtime();
-  return ensure(r.memory, floats * 4) ? r.memory : null;
 }
 
 /** Rows of the register tile the GEMM uses for M rows (C needs room for whole tiles). */

@@ -11,10 +11,10 @@ import { familyPool } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
 import { loop, padFunction } from "./_wasm_depthwise.ts";
 import {
-  gemmHeap,
   gemmInHeap,
   gemmTileRows,
   getNumThreads,
+  growWasmHeap,
   importHeap,
   NR,
   onShutdownThreads,
@@ -289,7 +289,7 @@ function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
 
 /** The heap grown to `free` floats, and a runner of transform jobs on up to T threads; null when it cannot grow. */
 function transforms(free: number, T: number): { memory: WebAssembly.Memory; run: (job: number[]) => void } | null {
-  const memory = gemmHeap(free);
+  const memory = growWasmHeap(free * 4);
   if (!memory) return null;
   const r = runtime(memory);
   const p = pool.get(T);

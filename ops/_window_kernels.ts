@@ -18,7 +18,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { familyPool } from "./_pool_threads.ts";
-import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -429,10 +429,6 @@ const V = {
 
 const PAGE = 65536;
 const SHARED = HAS_SHARED_MEMORY;
-/** The shared wasm heap, grown to `bytes` (null when it cannot grow). */
-function ensureMemory(bytes: number): WebAssembly.Memory | null {
-  return growWasmHeap(bytes) ? wasmHeap() : null;
-}
 
 // The work function of one job, on the calling thread and in the workers
 // (thread t of T takes a contiguous range of planes). A job names its module
@@ -465,7 +461,7 @@ const localParams = new Float64Array(16);
 const windowPool = familyPool(() => {
   const stub = importHeap(new ModuleBuilder());
   stub.func(new FuncBuilder([], []), "noop");
-  return { module: new WebAssembly.Module(stub.bytes()), memory: ensureMemory(PAGE)!, setup: WORK_SETUP };
+  return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(PAGE)!, setup: WORK_SETUP };
 }, SHARED);
 /** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
 export const WINDOW_THREAD_MIN_WORK = 1 << 20;
@@ -683,7 +679,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
       const nD = divMode === "post" ? O : divMode === "pre" ? S : 0;
       const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + nD * 4);
-      const mm = ensureMemory(codePtr + code.length + 16);
+      const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       new Float32Array(mm.buffer, rawPtr, P * S).set(x);
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
