@@ -165,6 +165,18 @@ export class FuncBuilder {
   end(): this {
     return this.emit(Op.end);
   }
+  /**
+   * `for (i = from; i < limit; i += step) body()` on the i32 local i (signed
+   * compare; `from` and `limit` each push one i32, `limit` evaluated every pass).
+   */
+  forRange(i: number, from: () => void, limit: () => void, step: number, body: () => void): this {
+    from();
+    this.set(i).block().loop().get(i);
+    limit();
+    this.op(Op.i32_ge_s).brIf(1);
+    body();
+    return this.get(i).i32(step).op(Op.i32_add).set(i).br(0).end().end();
+  }
   br(depth: number): this {
     return this.emit(Op.br, ...uleb(depth));
   }

@@ -34,24 +34,6 @@ const S = {
   f32x4_mul: 0xe6,
 } as const;
 
-/** `for (i = from; i < limit; i += step) body` (limit read each time). */
-export function loop(
-  f: FuncBuilder,
-  i: number,
-  from: () => void,
-  limit: () => void,
-  step: number,
-  body: () => void,
-): void {
-  from();
-  f.set(i).block().loop();
-  f.get(i);
-  limit();
-  f.op(Op.i32_ge_s).brIf(1);
-  body();
-  f.get(i).i32(step).op(Op.i32_add).set(i).br(0).end().end();
-}
-
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
   KH: number;
@@ -103,14 +85,14 @@ function convFunction(g: Fixed): FuncBuilder {
   };
   const store = (a: number, byteOff: number) =>
     f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).get(a).simdMem(S.v128_store, 2, byteOff);
-  loop(f, oy, () => f.i32(0), () => f.get(O1), 1, () => {
+  f.forRange(oy, () => f.i32(0), () => f.get(O1), 1, () => {
     f.get(oy).get(s1).op(Op.i32_mul).i32(g.Wp * 4).op(Op.i32_mul).get(xp).op(Op.i32_add).set(rowIn);
     f.get(oy).get(O2).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(out).op(Op.i32_add).set(rowOut);
     f.i32(0).set(ox);
     f.get(s2).i32(1).op(Op.i32_eq).if_();
     // eight, then four output columns per step at unit column stride
     for (const width of [8, 4]) {
-      loop(f, ox, () => f.get(ox), () => f.get(O2).i32(width - 1).op(Op.i32_sub), width, () => {
+      f.forRange(ox, () => f.get(ox), () => f.get(O2).i32(width - 1).op(Op.i32_sub), width, () => {
         f.get(rowIn).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).set(r);
         init(a0, 0);
         if (width === 8) init(a1, 16);
@@ -125,7 +107,7 @@ function convFunction(g: Fixed): FuncBuilder {
     }
     f.end();
     // the remaining columns one at a time
-    loop(f, ox, () => f.get(ox), () => f.get(O2), 1, () => {
+    f.forRange(ox, () => f.get(ox), () => f.get(O2), 1, () => {
       f.get(ox).get(s2).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(rowIn).op(Op.i32_add).set(r);
       f.get(acc).if_(F32);
       f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.f32_load, 2);
@@ -152,12 +134,12 @@ function wgradFunction(g: Fixed): FuncBuilder {
   const gv = f.local(V128), gs = f.local(F32);
   const KT = g.KH * g.KW, acc = Array.from({ length: KT }, () => f.local(V128));
   const sacc = Array.from({ length: KT }, () => f.local(F32));
-  loop(f, oy, () => f.i32(0), () => f.get(O1), 1, () => {
+  f.forRange(oy, () => f.i32(0), () => f.get(O1), 1, () => {
     f.get(oy).get(s1).op(Op.i32_mul).i32(g.Wp * 4).op(Op.i32_mul).get(xp).op(Op.i32_add).set(rx);
     f.get(oy).get(O2).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(gy).op(Op.i32_add).set(rg);
     f.i32(0).set(ox);
     f.get(s2).i32(1).op(Op.i32_eq).if_();
-    loop(f, ox, () => f.i32(0), () => f.get(O2).i32(3).op(Op.i32_sub), 4, () => {
+    f.forRange(ox, () => f.i32(0), () => f.get(O2).i32(3).op(Op.i32_sub), 4, () => {
       f.get(rg).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(S.v128_load, 2).set(gv);
       f.get(rx).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).set(p);
       for (let t = 0; t < KT; t++) {
@@ -165,7 +147,7 @@ function wgradFunction(g: Fixed): FuncBuilder {
       }
     });
     f.end();
-    loop(f, ox, () => f.get(ox), () => f.get(O2), 1, () => {
+    f.forRange(ox, () => f.get(ox), () => f.get(O2), 1, () => {
       f.get(rg).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.f32_load, 2).set(gs);
       f.get(ox).get(s2).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(rx).op(Op.i32_add).set(p);
       for (let t = 0; t < KT; t++) {
@@ -192,18 +174,18 @@ function scatterFunction(): FuncBuilder {
   const oy = f.local(I32), ox = f.local(I32), t1 = f.local(I32), t2 = f.local(I32);
   const r = f.local(I32), wp = f.local(I32), g = f.local(F32);
   const mul = (x: number, y: number) => f.get(x).get(y).op(Op.i32_mul);
-  loop(f, oy, () => f.i32(0), () => f.get(O1), 1, () => {
-    loop(f, ox, () => f.i32(0), () => f.get(O2), 1, () => {
+  f.forRange(oy, () => f.i32(0), () => f.get(O1), 1, () => {
+    f.forRange(ox, () => f.i32(0), () => f.get(O2), 1, () => {
       mul(oy, O2);
       f.get(ox).op(Op.i32_add).i32(2).op(Op.i32_shl).get(gy).op(Op.i32_add).mem(Op.f32_load, 2).set(g);
       f.get(w).set(wp);
-      loop(f, t1, () => f.i32(0), () => f.get(K1), 1, () => {
+      f.forRange(t1, () => f.i32(0), () => f.get(K1), 1, () => {
         mul(oy, s1);
         mul(t1, d1);
         f.op(Op.i32_add).get(Wp).op(Op.i32_mul);
         mul(ox, s2);
         f.op(Op.i32_add).i32(2).op(Op.i32_shl).get(dxp).op(Op.i32_add).set(r);
-        loop(f, t2, () => f.i32(0), () => f.get(K2), 1, () => {
+        f.forRange(t2, () => f.i32(0), () => f.get(K2), 1, () => {
           f.get(r).get(r).mem(Op.f32_load, 2).get(wp).mem(Op.f32_load, 2).get(g).op(Op.f32_mul).op(Op.f32_add);
           f.mem(Op.f32_store, 2);
           f.get(wp).i32(4).op(Op.i32_add).set(wp);
@@ -225,7 +207,7 @@ export function padFunction(): FuncBuilder {
   const [src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1] = f.params.map((_, i) => i);
   const iy = f.local(I32);
   f.get(dst).i32(0).get(n).i32(2).op(Op.i32_shl).emit(0xfc, 11, 0); // memory.fill
-  loop(f, iy, () => f.get(y0), () => f.get(y1), 1, () => {
+  f.forRange(iy, () => f.get(y0), () => f.get(y1), 1, () => {
     f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).get(x0).op(Op.i32_add).get(p2).op(Op.i32_add);
     f.i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
     f.get(iy).get(S2).op(Op.i32_mul).get(x0).op(Op.i32_add).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);

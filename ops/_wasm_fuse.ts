@@ -448,12 +448,8 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
   // loop nest
   f.get(L).set(outP);
   for (let l = 0; l < L; l++) f.get(l).set(ptr[l][0]);
-  const open = (d: number, count: number, body: () => void) => {
-    f.i32(0).set(ctr[d]).block().loop();
-    f.get(ctr[d]).i32(count).op(Op.i32_ge_s).brIf(1);
-    body();
-    f.get(ctr[d]).i32(1).op(Op.i32_add).set(ctr[d]).br(0).end().end();
-  };
+  const open = (d: number, count: number, body: () => void) =>
+    f.forRange(ctr[d], () => f.i32(0), () => f.i32(count), 1, body);
   const level = (d: number) => {
     if (d < D - 1) {
       open(d, n[d], () => {

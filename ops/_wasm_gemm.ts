@@ -151,15 +151,7 @@ function packPanel(W: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
   const [src, ks, cs, kc, cols, dst] = [0, 1, 2, 3, 4, 5];
   const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
-  // counted loop helper: for (ctr = 0; ctr < limit; ctr++) body
-  const forLoop = (ctr: number, limit: () => void, body: () => void) => {
-    f.i32(0).set(ctr).block().loop();
-    f.get(ctr);
-    limit();
-    f.op(Op.i32_ge_s).brIf(1);
-    body();
-    f.get(ctr).i32(1).op(Op.i32_add).set(ctr).br(0).end().end();
-  };
+  const forLoop = (ctr: number, limit: () => void, body: () => void) => f.forRange(ctr, () => f.i32(0), limit, 1, body);
   if (W % 4 === 0) {
     f.get(cs).i32(4).op(Op.i32_eq).get(cols).i32(W).op(Op.i32_eq).op(Op.i32_and).if_();
     f.get(src).set(sp).get(dst).set(dp);
@@ -181,25 +173,14 @@ function packPanel(W: number): FuncBuilder {
       f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
     });
   });
-  f.get(cols).set(c).block().loop();
-  f.get(c).i32(W).op(Op.i32_ge_s).brIf(1);
-  f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
-  forLoop(k, () => f.get(kc), () => {
-    f.get(dp).f32(0).mem(Op.f32_store, 2);
-    f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+  f.forRange(c, () => f.get(cols), () => f.i32(W), 1, () => {
+    f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
+    forLoop(k, () => f.get(kc), () => {
+      f.get(dp).f32(0).mem(Op.f32_store, 2);
+      f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+    });
   });
-  f.get(c).i32(1).op(Op.i32_add).set(c).br(0).end().end();
   return f;
-}
-
-/** `for (ctr = 0; ctr < limit; ctr++) body` in `f`. */
-function forLoop(f: FuncBuilder, ctr: number, limit: () => void, body: () => void): void {
-  f.i32(0).set(ctr).block().loop();
-  f.get(ctr);
-  limit();
-  f.op(Op.i32_ge_s).brIf(1);
-  body();
-  f.get(ctr).i32(1).op(Op.i32_add).set(ctr).br(0).end().end();
 }
 
 /**
@@ -212,6 +193,7 @@ function forLoop(f: FuncBuilder, ctr: number, limit: () => void, body: () => voi
  */
 function packGatherPanel(W: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const forLoop = (ctr: number, limit: () => void, body: () => void) => f.forRange(ctr, () => f.i32(0), limit, 1, body);
   const [src, kT, jT, kc, cols, dst] = [0, 1, 2, 3, 4, 5];
   const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32), kp = f.local(I32);
   const kOffset = () => f.get(kp).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl); // kT[k] in bytes
@@ -221,7 +203,7 @@ function packGatherPanel(W: number): FuncBuilder {
   f.op(Op.i32_and).if_();
   f.get(src).get(jT).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl).op(Op.i32_add).set(sp);
   f.get(dst).set(dp).get(kT).set(kp);
-  forLoop(f, k, () => f.get(kc), () => {
+  forLoop(k, () => f.get(kc), () => {
     for (let v = 0; v < W / 4; v++) {
       f.get(dp).get(sp);
       kOffset();
@@ -281,13 +263,13 @@ function packGatherPanel(W: number): FuncBuilder {
   f.end();
   f.br(0).end().end();
   f.op(Op.return).end();
-  forLoop(f, c, () => f.i32(W), () => {
+  forLoop(c, () => f.i32(W), () => {
     f.get(dst).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);
     f.get(c).get(cols).op(Op.i32_lt_s).if_();
     f.get(src).get(jT).get(c).i32(2).op(Op.i32_shl).op(Op.i32_add).mem(Op.i32_load, 2).i32(2).op(Op.i32_shl)
       .op(Op.i32_add).set(sp);
     f.get(kT).set(kp);
-    forLoop(f, k, () => f.get(kc), () => {
+    forLoop(k, () => f.get(kc), () => {
       f.get(dp).get(sp);
       kOffset();
       f.op(Op.i32_add).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
@@ -295,7 +277,7 @@ function packGatherPanel(W: number): FuncBuilder {
       f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
     });
     f.else_();
-    forLoop(f, k, () => f.get(kc), () => {
+    forLoop(k, () => f.get(kc), () => {
       f.get(dp).f32(0).mem(Op.f32_store, 2);
       f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
     });

@@ -9,7 +9,7 @@
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
-import { loop, padFunction } from "./_wasm_depthwise.ts";
+import { padFunction } from "./_wasm_depthwise.ts";
 import {
   gemmInHeap,
   gemmTileRows,
@@ -37,8 +37,8 @@ function inputTransform(): FuncBuilder {
   const a = f.local(V128), b = f.local(V128), c = f.local(V128), e = f.local(V128);
   const d = Array.from({ length: 16 }, () => f.local(V128)), t = Array.from({ length: 16 }, () => f.local(V128));
   const op = (x: number, y: number, code: number, out: number) => f.get(x).get(y).simd(code).set(out);
-  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
       // base = xp + (2ty·Wpd + 2tx)·4
       f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(3).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
       for (let i = 0; i < 4; i++) {
@@ -84,8 +84,8 @@ function outputTransform(): FuncBuilder {
   const ty = f.local(I32), tx = f.local(I32), src = f.local(I32), row = f.local(I32);
   const v = Array.from({ length: 16 }, () => f.local(V128)), s = Array.from({ length: 8 }, () => f.local(V128));
   const y0 = f.local(V128), y1 = f.local(V128);
-  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
       f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(m).op(Op.i32_add).set(src);
       for (let xi = 0; xi < 16; xi++) {
         f.get(src).simdMem(LOAD, 2).set(v[xi]);
@@ -123,8 +123,8 @@ function gradTransform(): FuncBuilder {
   const a = f.local(V128), b = f.local(V128), e = f.local(V128), o = f.local(V128);
   const r = Array.from({ length: 8 }, () => f.local(V128));
   const NEG = 0xe1;
-  loop(f, ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    loop(f, tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
       for (let k = 0; k < 2; k++) {
         // row 2ty + k, columns 2tx .. 2tx + 7: e = even columns (b = 0), o = odd (b = 1) of four tiles
         f.get(ty).i32(1).op(Op.i32_shl).i32(k).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
@@ -161,7 +161,7 @@ function cropFunction(): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
   const [src, Ws, dst, Wd, rows] = [0, 1, 2, 3, 4];
   const r = f.local(I32);
-  loop(f, r, () => f.i32(0), () => f.get(rows), 1, () => {
+  f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
     f.get(r).get(Wd).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
     f.get(r).get(Ws).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
     f.get(Wd).i32(2).op(Op.i32_shl).emit(0xfc, 10, 0, 0); // memory.copy
