@@ -61,6 +61,7 @@ export const Op = {
   i32_load: 0x28,
   f32_load: 0x2a,
   f64_load: 0x2b,
+  i32_load8_u: 0x2d,
   i32_store: 0x36,
   f32_store: 0x38,
   f64_store: 0x39,
@@ -85,6 +86,9 @@ export const Op = {
   f32_add: 0x92,
   f32_sub: 0x93,
   f32_mul: 0x94,
+  f64_convert_i32_s: 0xb7,
+  f64_convert_i32_u: 0xb8,
+  f64_promote_f32: 0xbb,
 } as const;
 
 /** SIMD opcodes (emitted as 0xfd followed by the LEB128 of the code). */
@@ -93,11 +97,47 @@ export const Simd = {
   v128_load32_splat: 0x09,
   v128_store: 0x0b,
   v128_const: 0x0c,
+  i8x16_shuffle: 0x0d,
+  i32x4_splat: 0x11,
   f32x4_splat: 0x13,
+  f64x2_splat: 0x14,
   f32x4_extract_lane: 0x1f,
+  f32x4_replace_lane: 0x20,
+  f64x2_replace_lane: 0x22,
+  f32x4_ne: 0x42,
+  f32x4_gt: 0x44,
+  f64x2_eq: 0x47,
+  f64x2_ne: 0x48,
+  f64x2_lt: 0x49,
+  f64x2_gt: 0x4a,
+  f64x2_le: 0x4b,
+  f64x2_ge: 0x4c,
+  v128_not: 0x4d,
+  v128_and: 0x4e,
+  v128_andnot: 0x4f,
+  v128_or: 0x50,
+  v128_xor: 0x51,
+  v128_bitselect: 0x52,
+  v128_store64_lane: 0x5b,
+  v128_load32_zero: 0x5c,
+  v128_load64_zero: 0x5d,
+  f32x4_demote_f64x2_zero: 0x5e,
+  f64x2_promote_low_f32x4: 0x5f,
+  f64x2_ceil: 0x74,
+  f64x2_floor: 0x75,
+  i32x4_add: 0xae,
+  f32x4_neg: 0xe1,
   f32x4_add: 0xe4,
   f32x4_sub: 0xe5,
   f32x4_mul: 0xe6,
+  f32x4_div: 0xe7,
+  f64x2_abs: 0xec,
+  f64x2_neg: 0xed,
+  f64x2_sqrt: 0xef,
+  f64x2_add: 0xf0,
+  f64x2_sub: 0xf1,
+  f64x2_mul: 0xf2,
+  f64x2_div: 0xf3,
   f32x4_relaxed_madd: 0x105,
 } as const;
 
@@ -145,6 +185,22 @@ export class FuncBuilder {
   }
   simd(code: number): this {
     return this.emit(0xfd, ...uleb(code));
+  }
+  /** `i8x16.shuffle` picking four f32 lanes (0..3 from the first vector, 4..7 from the second). */
+  shuffle32(lanes: readonly number[]): this {
+    return this.simd(Simd.i8x16_shuffle).emit(...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  }
+  /** `v128.const` of 16 bytes (default: zero). */
+  v128(bytes: readonly number[] = new Array(16).fill(0)): this {
+    return this.simd(Simd.v128_const).emit(...bytes);
+  }
+  /** `memory.copy` (dst, src, bytes on the stack). */
+  memoryCopy(): this {
+    return this.emit(0xfc, 10, 0, 0);
+  }
+  /** `memory.fill` (dst, byte value, bytes on the stack). */
+  memoryFill(): this {
+    return this.emit(0xfc, 11, 0);
   }
   simdMem(code: number, align: number, offset = 0): this {
     return this.emit(0xfd, ...uleb(code), ...uleb(align), ...uleb(offset));

@@ -25,15 +25,6 @@ import {
 } from "./_wasm.ts";
 import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
-const S = {
-  v128_load: 0x00,
-  v128_load32_splat: 0x09,
-  v128_store: 0x0b,
-  f32x4_extract_lane: 0x1f,
-  f32x4_add: 0xe4,
-  f32x4_mul: 0xe6,
-} as const;
-
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
   KH: number;
@@ -56,7 +47,7 @@ function madd(f: FuncBuilder, acc: number, a: () => void, b: () => void): void {
     f.get(acc);
     a();
     b();
-    f.simd(S.f32x4_mul).simd(S.f32x4_add).set(acc);
+    f.simd(Simd.f32x4_mul).simd(Simd.f32x4_add).set(acc);
   }
 }
 
@@ -73,18 +64,18 @@ function convFunction(g: Fixed): FuncBuilder {
   const KT = g.KH * g.KW, wv = Array.from({ length: KT }, () => f.local(V128));
   const ws = Array.from({ length: KT }, () => f.local(F32));
   for (let t = 0; t < KT; t++) {
-    f.get(w).simdMem(S.v128_load32_splat, 2, 4 * t).set(wv[t]);
+    f.get(w).simdMem(Simd.v128_load32_splat, 2, 4 * t).set(wv[t]);
     f.get(w).mem(Op.f32_load, 2, 4 * t).set(ws[t]);
   }
   const init = (a: number, byteOff: number) => {
     f.get(acc).if_(V128);
-    f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(S.v128_load, 2, byteOff);
+    f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(Simd.v128_load, 2, byteOff);
     f.else_();
-    f.emit(0xfd, 0x0c, ...new Array(16).fill(0)); // v128.const 0
+    f.v128();
     f.end().set(a);
   };
   const store = (a: number, byteOff: number) =>
-    f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).get(a).simdMem(S.v128_store, 2, byteOff);
+    f.get(rowOut).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).get(a).simdMem(Simd.v128_store, 2, byteOff);
   f.forRange(oy, () => f.i32(0), () => f.get(O1), 1, () => {
     f.get(oy).get(s1).op(Op.i32_mul).i32(g.Wp * 4).op(Op.i32_mul).get(xp).op(Op.i32_add).set(rowIn);
     f.get(oy).get(O2).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(out).op(Op.i32_add).set(rowOut);
@@ -98,8 +89,8 @@ function convFunction(g: Fixed): FuncBuilder {
         if (width === 8) init(a1, 16);
         for (let t = 0; t < KT; t++) {
           const o = tapOffset(g, t);
-          madd(f, a0, () => f.get(wv[t]), () => f.get(r).simdMem(S.v128_load, 2, o));
-          if (width === 8) madd(f, a1, () => f.get(wv[t]), () => f.get(r).simdMem(S.v128_load, 2, o + 16));
+          madd(f, a0, () => f.get(wv[t]), () => f.get(r).simdMem(Simd.v128_load, 2, o));
+          if (width === 8) madd(f, a1, () => f.get(wv[t]), () => f.get(r).simdMem(Simd.v128_load, 2, o + 16));
         }
         store(a0, 0);
         if (width === 8) store(a1, 16);
@@ -140,10 +131,10 @@ function wgradFunction(g: Fixed): FuncBuilder {
     f.i32(0).set(ox);
     f.get(s2).i32(1).op(Op.i32_eq).if_();
     f.forRange(ox, () => f.i32(0), () => f.get(O2).i32(3).op(Op.i32_sub), 4, () => {
-      f.get(rg).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(S.v128_load, 2).set(gv);
+      f.get(rg).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(Simd.v128_load, 2).set(gv);
       f.get(rx).get(ox).i32(2).op(Op.i32_shl).op(Op.i32_add).set(p);
       for (let t = 0; t < KT; t++) {
-        madd(f, acc[t], () => f.get(gv), () => f.get(p).simdMem(S.v128_load, 2, tapOffset(g, t)));
+        madd(f, acc[t], () => f.get(gv), () => f.get(p).simdMem(Simd.v128_load, 2, tapOffset(g, t)));
       }
     });
     f.end();
@@ -157,7 +148,7 @@ function wgradFunction(g: Fixed): FuncBuilder {
   });
   for (let t = 0; t < KT; t++) {
     f.get(dw).get(dw).mem(Op.f32_load, 2, 4 * t);
-    for (let l = 0; l < 4; l++) f.get(acc[t]).simd(S.f32x4_extract_lane).emit(l).op(Op.f32_add);
+    for (let l = 0; l < 4; l++) f.get(acc[t]).simd(Simd.f32x4_extract_lane).emit(l).op(Op.f32_add);
     f.get(sacc[t]).op(Op.f32_add).mem(Op.f32_store, 2, 4 * t);
   }
   return f;
@@ -206,13 +197,13 @@ export function padFunction(): FuncBuilder {
   const f = new FuncBuilder(new Array(11).fill(I32), []);
   const [src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1] = f.params.map((_, i) => i);
   const iy = f.local(I32);
-  f.get(dst).i32(0).get(n).i32(2).op(Op.i32_shl).emit(0xfc, 11, 0); // memory.fill
+  f.get(dst).i32(0).get(n).i32(2).op(Op.i32_shl).memoryFill();
   f.forRange(iy, () => f.get(y0), () => f.get(y1), 1, () => {
     f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).get(x0).op(Op.i32_add).get(p2).op(Op.i32_add);
     f.i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
     f.get(iy).get(S2).op(Op.i32_mul).get(x0).op(Op.i32_add).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
     f.get(x1).get(x0).op(Op.i32_sub).i32(2).op(Op.i32_shl);
-    f.emit(0xfc, 10, 0, 0); // memory.copy
+    f.memoryCopy();
   });
   return f;
 }

@@ -11,7 +11,7 @@ import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, V128, type ValType } from "./_wasm.ts";
+import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
 import { growWasmHeap, importHeap } from "./_wasm_gemm.ts";
 
 /** Outputs smaller than this stay on the JS kernels (call and copy overheads). */
@@ -250,38 +250,6 @@ function loops(shape: readonly number[], leaves: Extract<Expr, { t: "leaf" }>[])
   return { n, coef };
 }
 
-const S = {
-  v128_const: 0x0c,
-  f64x2_splat: 0x14,
-  f32x4_extract_lane: 0x1f,
-  f64x2_replace_lane: 0x22,
-  f64x2_eq: 0x47,
-  f64x2_ne: 0x48,
-  f64x2_lt: 0x49,
-  f64x2_gt: 0x4a,
-  f64x2_le: 0x4b,
-  f64x2_ge: 0x4c,
-  v128_not: 0x4d,
-  v128_and: 0x4e,
-  v128_or: 0x50,
-  v128_xor: 0x51,
-  v128_bitselect: 0x52,
-  v128_store64_lane: 0x5b,
-  v128_load64_zero: 0x5d,
-  f32x4_demote_f64x2_zero: 0x5e,
-  f64x2_promote_low_f32x4: 0x5f,
-  f64x2_ceil: 0x74,
-  f64x2_floor: 0x75,
-  f64x2_abs: 0xec,
-  f64x2_neg: 0xed,
-  f64x2_sqrt: 0xef,
-  f64x2_add: 0xf0,
-  f64x2_sub: 0xf1,
-  f64x2_mul: 0xf2,
-  f64x2_div: 0xf3,
-} as const;
-const I32_LOAD8_U = 0x2d, F64_PROMOTE_F32 = 0xbb, F64_CONVERT_I32_U = 0xb8, F64_LOAD = 0x2b;
-
 /**
  * The kernel `run(base_0, .., base_{L-1}, out)` (byte addresses) over the
  * loop nest `n`, leaf l at base_l + Σ_d i_d·coef[l][d] (elements).
@@ -294,7 +262,7 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
   const ctr = n.map(() => f.local(I32));
   const lanes = new Map<Expr, number>();
   const bytesOf = (l: number) => BYTES[dtypes[(leaves[l] as Extract<Expr, { t: "leaf" }>).buf]];
-  const v128 = (bytes: number[]) => f.emit(0xfd, ...[S.v128_const], ...bytes);
+  const v128 = (bytes: number[]) => f.v128(bytes);
   const f64Bytes = (v: number) => [...new Uint8Array(new Float64Array([v]).buffer)];
   const splat = (v: number) => v128([...f64Bytes(v), ...f64Bytes(v)]);
   const zeroLocal = f.local(V128);
@@ -306,26 +274,26 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
     f.get(p);
     if (off < 0) f.i32(off).op(Op.i32_add);
     const o = Math.max(0, off);
-    if (dt === "float32") f.mem(Op.f32_load, 2, o).op(F64_PROMOTE_F32);
-    else if (dt === "float64") f.mem(F64_LOAD, 3, o);
-    else if (dt === "bool") f.mem(I32_LOAD8_U, 0, o).op(F64_CONVERT_I32_U);
-    else f.mem(Op.i32_load, 2, o).op(0xb7); // f64.convert_i32_s
+    if (dt === "float32") f.mem(Op.f32_load, 2, o).op(Op.f64_promote_f32);
+    else if (dt === "float64") f.mem(Op.f64_load, 3, o);
+    else if (dt === "bool") f.mem(Op.i32_load8_u, 0, o).op(Op.f64_convert_i32_u);
+    else f.mem(Op.i32_load, 2, o).op(Op.f64_convert_i32_s);
   };
   // the value of leaf l for the current step (pair: 2 lanes) into its local
   const loadLeaf = (l: number, pair: boolean) => {
     const e = leaves[l] as Extract<Expr, { t: "leaf" }>, p = ptr[l][D - 1], s = coef[l][D - 1] * bytesOf(l);
     const dst = lanes.get(e)!;
     if (pair && s === 4 && dtypes[e.buf] === "float32") {
-      f.get(p).simdMem(S.v128_load64_zero, 2).simd(S.f64x2_promote_low_f32x4);
+      f.get(p).simdMem(Simd.v128_load64_zero, 2).simd(Simd.f64x2_promote_low_f32x4);
     } else {
       scalar(l, p, 0);
-      f.simd(S.f64x2_splat);
+      f.simd(Simd.f64x2_splat);
       if (pair && s !== 0) {
         scalar(l, p, s);
-        f.simd(S.f64x2_replace_lane).emit(1);
+        f.simd(Simd.f64x2_replace_lane).emit(1);
       }
     }
-    if (e.kind === "m") f.get(zeroLocal).simd(S.f64x2_ne);
+    if (e.kind === "m") f.get(zeroLocal).simd(Simd.f64x2_ne);
     f.set(dst);
   };
   // expression locals (each subexpression once per step)
@@ -344,10 +312,10 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
   const mask = (e: Expr) => {
     // JS truthiness of a number: neither 0 nor NaN
     if (e.kind === "m") return g(e);
-    g(e).get(zeroLocal).simd(S.f64x2_ne);
+    g(e).get(zeroLocal).simd(Simd.f64x2_ne);
     g(e);
     g(e);
-    return f.simd(S.f64x2_eq).simd(S.v128_and);
+    return f.simd(Simd.f64x2_eq).simd(Simd.v128_and);
   };
   const compute = () => {
     for (const e of order) {
@@ -356,41 +324,41 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
         case "un":
           switch (e.op) {
             case "neg":
-              g(e.a).simd(S.f64x2_neg);
+              g(e.a).simd(Simd.f64x2_neg);
               break;
             case "abs":
-              g(e.a).simd(S.f64x2_abs);
+              g(e.a).simd(Simd.f64x2_abs);
               break;
             case "sqrt":
-              g(e.a).simd(S.f64x2_sqrt);
+              g(e.a).simd(Simd.f64x2_sqrt);
               break;
             case "recip":
               splat(1);
-              g(e.a).simd(S.f64x2_div);
+              g(e.a).simd(Simd.f64x2_div);
               break;
             case "floor":
-              g(e.a).simd(S.f64x2_floor);
+              g(e.a).simd(Simd.f64x2_floor);
               break;
             case "ceil":
-              g(e.a).simd(S.f64x2_ceil);
+              g(e.a).simd(Simd.f64x2_ceil);
               break;
             case "sign": // a > 0 ? 1 : a < 0 ? -1 : a
               splat(1);
               splat(-1);
               g(e.a);
-              g(e.a).get(zeroLocal).simd(S.f64x2_lt).simd(S.v128_bitselect);
-              g(e.a).get(zeroLocal).simd(S.f64x2_gt).simd(S.v128_bitselect);
+              g(e.a).get(zeroLocal).simd(Simd.f64x2_lt).simd(Simd.v128_bitselect);
+              g(e.a).get(zeroLocal).simd(Simd.f64x2_gt).simd(Simd.v128_bitselect);
               break;
             case "isnan":
               g(e.a);
-              g(e.a).simd(S.f64x2_ne);
+              g(e.a).simd(Simd.f64x2_ne);
               break;
             case "isfinite": // a - a === 0
               g(e.a);
-              g(e.a).simd(S.f64x2_sub).get(zeroLocal).simd(S.f64x2_eq);
+              g(e.a).simd(Simd.f64x2_sub).get(zeroLocal).simd(Simd.f64x2_eq);
               break;
             case "not":
-              mask(e.a).simd(S.v128_not);
+              mask(e.a).simd(Simd.v128_not);
               break;
           }
           break;
@@ -401,28 +369,28 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
             g(a);
             g(b);
             g(a);
-            g(b).simd(e.op === "maximum" ? S.f64x2_gt : S.f64x2_lt);
+            g(b).simd(e.op === "maximum" ? Simd.f64x2_gt : Simd.f64x2_lt);
             g(a);
-            g(a).simd(S.f64x2_ne).simd(S.v128_or).simd(S.v128_bitselect);
+            g(a).simd(Simd.f64x2_ne).simd(Simd.v128_or).simd(Simd.v128_bitselect);
             break;
           }
           g(a);
           g(b);
           f.simd(
             {
-              add: S.f64x2_add,
-              sub: S.f64x2_sub,
-              mul: S.f64x2_mul,
-              div: S.f64x2_div,
-              lt: S.f64x2_lt,
-              le: S.f64x2_le,
-              gt: S.f64x2_gt,
-              ge: S.f64x2_ge,
-              eq: S.f64x2_eq,
-              ne: S.f64x2_ne,
-              and: S.v128_and,
-              or: S.v128_or,
-              xor: S.v128_xor,
+              add: Simd.f64x2_add,
+              sub: Simd.f64x2_sub,
+              mul: Simd.f64x2_mul,
+              div: Simd.f64x2_div,
+              lt: Simd.f64x2_lt,
+              le: Simd.f64x2_le,
+              gt: Simd.f64x2_gt,
+              ge: Simd.f64x2_ge,
+              eq: Simd.f64x2_eq,
+              ne: Simd.f64x2_ne,
+              and: Simd.v128_and,
+              or: Simd.v128_or,
+              xor: Simd.v128_xor,
             }[e.op]!,
           );
           break;
@@ -430,14 +398,14 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
         case "where":
           g(e.a);
           g(e.b);
-          mask(e.c).simd(S.v128_bitselect);
+          mask(e.c).simd(Simd.v128_bitselect);
           break;
         case "cast":
           if (e.op === "toF") {
             splat(1);
-            g(e.a).simd(S.v128_and); // mask & bits of 1.0: 1.0 or +0
-          } else if (e.op === "toM") g(e.a).get(zeroLocal).simd(S.f64x2_ne);
-          else g(e.a).simd(S.f32x4_demote_f64x2_zero).simd(S.f64x2_promote_low_f32x4);
+            g(e.a).simd(Simd.v128_and); // mask & bits of 1.0: 1.0 or +0
+          } else if (e.op === "toM") g(e.a).get(zeroLocal).simd(Simd.f64x2_ne);
+          else g(e.a).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
           break;
       }
       f.set(lanes.get(e)!);
@@ -466,9 +434,9 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
       for (let l = 0; l < L; l++) if (inner[l]) loadLeaf(l, pair);
       compute();
       f.get(outP);
-      g(expr).simd(S.f32x4_demote_f64x2_zero);
-      if (pair) f.simdMem(S.v128_store64_lane, 2).emit(0);
-      else f.simd(S.f32x4_extract_lane).emit(0).mem(Op.f32_store, 2);
+      g(expr).simd(Simd.f32x4_demote_f64x2_zero);
+      if (pair) f.simdMem(Simd.v128_store64_lane, 2).emit(0);
+      else f.simd(Simd.f32x4_extract_lane).emit(0).mem(Op.f32_store, 2);
       f.get(outP).i32(pair ? 8 : 4).op(Op.i32_add).set(outP);
       for (let l = 0; l < L; l++) {
         if (inner[l]) f.get(ptr[l][d]).i32(coef[l][d] * bytesOf(l) * (pair ? 2 : 1)).op(Op.i32_add).set(ptr[l][d]);

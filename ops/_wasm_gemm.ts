@@ -223,8 +223,7 @@ function packGatherPanel(W: number): FuncBuilder {
   // four rows at a time while their sources are contiguous (kT[k+3] = kT[k] + 3): a vector from each
   // column, transposed in 4x4 blocks by shuffles; else one row of scalar copies
   const v = Array.from({ length: 4 }, () => f.local(V128)), t = Array.from({ length: 4 }, () => f.local(V128));
-  const shuffle = (a: number, b: number, lanes: number[]) =>
-    f.get(a).get(b).emit(0xfd, 0x0d, ...lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]));
+  const shuffle = (a: number, b: number, lanes: number[]) => f.get(a).get(b).shuffle32(lanes);
   f.i32(0).set(k).block().loop();
   f.get(k).get(kc).op(Op.i32_ge_s).brIf(1);
   f.get(k).i32(4).op(Op.i32_add).get(kc).op(Op.i32_le_s);

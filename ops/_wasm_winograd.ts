@@ -8,7 +8,7 @@
 // across a worker pool by planes, and read and write the GEMM heap in place.
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
-import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, V128 } from "./_wasm.ts";
+import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { padFunction } from "./_wasm_depthwise.ts";
 import {
   gemmInHeap,
@@ -21,9 +21,8 @@ import {
   wasmHeap,
 } from "./_wasm_gemm.ts";
 
-const SH = 0x0d, ADD = 0xe4, SUB = 0xe5, LOAD = 0x00, STORE = 0x0b;
-const lanes = (...fl: number[]) => fl.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
-const EVEN = lanes(0, 2, 4, 6), ODD = lanes(1, 3, 5, 7), LO = lanes(0, 4, 1, 5), HI = lanes(2, 6, 3, 7);
+const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
+const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];
 
 /**
  * `inT(xp, Wpd, TH, TW4, v, xiStride)`: for the padded plane at xp (row length
@@ -44,10 +43,10 @@ function inputTransform(): FuncBuilder {
       for (let i = 0; i < 4; i++) {
         f.get(base).simdMem(LOAD, 2).set(a).get(base).simdMem(LOAD, 2, 16).set(b);
         f.get(base).simdMem(LOAD, 2, 8).set(c).get(base).simdMem(LOAD, 2, 24).set(e);
-        f.get(a).get(b).emit(0xfd, SH, ...EVEN).set(d[i * 4]);
-        f.get(a).get(b).emit(0xfd, SH, ...ODD).set(d[i * 4 + 1]);
-        f.get(c).get(e).emit(0xfd, SH, ...EVEN).set(d[i * 4 + 2]);
-        f.get(c).get(e).emit(0xfd, SH, ...ODD).set(d[i * 4 + 3]);
+        f.get(a).get(b).shuffle32(EVEN).set(d[i * 4]);
+        f.get(a).get(b).shuffle32(ODD).set(d[i * 4 + 1]);
+        f.get(c).get(e).shuffle32(EVEN).set(d[i * 4 + 2]);
+        f.get(c).get(e).shuffle32(ODD).set(d[i * 4 + 3]);
         f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
       }
       // t = Bᵀ d (rows), then u = t B (columns) into d
@@ -102,8 +101,8 @@ function outputTransform(): FuncBuilder {
         // row 2ty + i, columns 2tx .. 2tx + 7: y0/y1 interleaved
         f.get(ty).i32(1).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
         f.i32(3).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
-        f.get(row).get(y0).get(y1).emit(0xfd, SH, ...LO).simdMem(STORE, 2);
-        f.get(row).get(y0).get(y1).emit(0xfd, SH, ...HI).simdMem(STORE, 2, 16);
+        f.get(row).get(y0).get(y1).shuffle32(LO).simdMem(STORE, 2);
+        f.get(row).get(y0).get(y1).shuffle32(HI).simdMem(STORE, 2, 16);
       }
     });
   });
@@ -122,7 +121,6 @@ function gradTransform(): FuncBuilder {
   const ty = f.local(I32), tx = f.local(I32), row = f.local(I32), dst = f.local(I32);
   const a = f.local(V128), b = f.local(V128), e = f.local(V128), o = f.local(V128);
   const r = Array.from({ length: 8 }, () => f.local(V128));
-  const NEG = 0xe1;
   f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
     f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
       for (let k = 0; k < 2; k++) {
@@ -130,13 +128,13 @@ function gradTransform(): FuncBuilder {
         f.get(ty).i32(1).op(Op.i32_shl).i32(k).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
         f.i32(3).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
         f.get(row).simdMem(LOAD, 2).set(a).get(row).simdMem(LOAD, 2, 16).set(b);
-        f.get(a).get(b).emit(0xfd, SH, ...EVEN).set(e);
-        f.get(a).get(b).emit(0xfd, SH, ...ODD).set(o);
+        f.get(a).get(b).shuffle32(EVEN).set(e);
+        f.get(a).get(b).shuffle32(ODD).set(o);
         // R_k = dY_k Aᵀ = (y0, y0 + y1, y0 - y1, -y1)
         f.get(e).set(r[4 * k]);
         f.get(e).get(o).simd(ADD).set(r[4 * k + 1]);
         f.get(e).get(o).simd(SUB).set(r[4 * k + 2]);
-        f.get(o).simd(NEG).set(r[4 * k + 3]);
+        f.get(o).simd(Simd.f32x4_neg).set(r[4 * k + 3]);
       }
       f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(z).op(Op.i32_add).set(dst);
       // Z = A R: rows R0, R0 + R1, R0 - R1, -R1
@@ -146,7 +144,7 @@ function gradTransform(): FuncBuilder {
           if (i === 0) f.get(r[j]);
           else if (i === 1) f.get(r[j]).get(r[4 + j]).simd(ADD);
           else if (i === 2) f.get(r[j]).get(r[4 + j]).simd(SUB);
-          else f.get(r[4 + j]).simd(NEG);
+          else f.get(r[4 + j]).simd(Simd.f32x4_neg);
           f.simdMem(STORE, 2);
           if (i * 4 + j < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
         }
@@ -164,7 +162,7 @@ function cropFunction(): FuncBuilder {
   f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
     f.get(r).get(Wd).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
     f.get(r).get(Ws).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
-    f.get(Wd).i32(2).op(Op.i32_shl).emit(0xfc, 10, 0, 0); // memory.copy
+    f.get(Wd).i32(2).op(Op.i32_shl).memoryCopy();
   });
   return f;
 }

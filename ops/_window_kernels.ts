@@ -406,26 +406,7 @@ export function _useWasmWindows(on: boolean): void {
   useWasm = on && HAS_SIMD;
 }
 
-const SHUF_EVEN = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
-const SHUF_HIGH = [8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15];
-const SHUF_LOWS = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
-const V = {
-  shuffle: 0x0d,
-  i32x4_splat: 0x11,
-  f32x4_replace_lane: 0x20,
-  f32x4_ne: 0x42,
-  f32x4_gt: 0x44,
-  andnot: 0x4f,
-  or: 0x50,
-  bitselect: 0x52,
-  load32_zero: 0x5c,
-  f32x4_demote_f64x2_zero: 0x5e,
-  f64x2_promote_low_f32x4: 0x5f,
-  i32x4_add: 0xae,
-  f64x2_add: 0xf0,
-  f64x2_div: 0xf3,
-  f32x4_div: 0xe7,
-} as const;
+const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 5]; // f32 lanes
 
 const PAGE = 65536;
 const SHARED = HAS_SHARED_MEMORY;
@@ -554,7 +535,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   const lo = f.local(V128), hi = f.local(V128), dv = f.local(V128);
   const vconst = (bytes: number[]) => f.simd(Simd.v128_const).emit(...bytes);
   const i32x4 = (a: number[]) => vconst([...new Uint8Array(Int32Array.from(a).buffer)]);
-  const shuffle = (lanes: number[]) => f.simd(V.shuffle).emit(...lanes);
+  const shuffle = (lanes: number[]) => f.shuffle32(lanes);
   const loadTap = (off: number) => {
     const b = off * 4;
     if (sC === 1) f.get(addr).simdMem(Simd.v128_load, 0, b);
@@ -562,8 +543,8 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       f.get(addr).simdMem(Simd.v128_load, 0, b).get(addr).simdMem(Simd.v128_load, 0, b + 16);
       shuffle(SHUF_EVEN);
     } else {
-      f.get(addr).simdMem(V.load32_zero, 0, b);
-      for (let l = 1; l < 4; l++) f.get(addr).mem(Op.f32_load, 0, b + 4 * l * sC).simd(V.f32x4_replace_lane).emit(l);
+      f.get(addr).simdMem(Simd.v128_load32_zero, 0, b);
+      for (let l = 1; l < 4; l++) f.get(addr).mem(Op.f32_load, 0, b + 4 * l * sC).simd(Simd.f32x4_replace_lane).emit(l);
     }
   };
   // one group of 4 cells at addr / optr / dptr (wv = their tap-(0,0,0) positions for argmax)
@@ -573,22 +554,22 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       f.v128Zero().set(hi);
       for (const off of offsets) {
         loadTap(off);
-        f.tee(v).simd(V.f64x2_promote_low_f32x4).get(lo).simd(V.f64x2_add).set(lo);
+        f.tee(v).simd(Simd.f64x2_promote_low_f32x4).get(lo).simd(Simd.f64x2_add).set(lo);
         f.get(v).get(v);
         shuffle(SHUF_HIGH);
-        f.simd(V.f64x2_promote_low_f32x4).get(hi).simd(V.f64x2_add).set(hi);
+        f.simd(Simd.f64x2_promote_low_f32x4).get(hi).simd(Simd.f64x2_add).set(hi);
       }
       if (div) {
         f.get(dptr).simdMem(Simd.v128_load, 0).set(dv);
-        f.get(lo).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
-        f.get(dv).simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(lo);
-        f.get(hi).simd(V.f32x4_demote_f64x2_zero).simd(V.f64x2_promote_low_f32x4);
+        f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
+        f.get(dv).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(lo);
+        f.get(hi).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
         f.get(dv).get(dv);
         shuffle(SHUF_HIGH);
-        f.simd(V.f64x2_promote_low_f32x4).simd(V.f64x2_div).set(hi);
+        f.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(hi);
       }
       f.get(optr);
-      f.get(lo).simd(V.f32x4_demote_f64x2_zero).get(hi).simd(V.f32x4_demote_f64x2_zero);
+      f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).get(hi).simd(Simd.f32x4_demote_f64x2_zero);
       shuffle(SHUF_LOWS);
       f.simdMem(Simd.v128_store, 0);
       return;
@@ -598,19 +579,19 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
     if (mode === "argmax") {
       f.get(wv);
       i32x4([offsets[0], offsets[0], offsets[0], offsets[0]]);
-      f.simd(V.i32x4_add).set(idx);
+      f.simd(Simd.i32x4_add).set(idx);
     }
     for (let t = 1; t < offsets.length; t++) {
       loadTap(offsets[t]);
       // mask = v > best | (v ≠ v & !(best ≠ best))
-      f.tee(v).get(best).simd(V.f32x4_gt);
-      f.get(v).get(v).simd(V.f32x4_ne).get(best).get(best).simd(V.f32x4_ne).simd(V.andnot);
-      f.simd(V.or).set(mask);
-      f.get(v).get(best).get(mask).simd(V.bitselect).set(best);
+      f.tee(v).get(best).simd(Simd.f32x4_gt);
+      f.get(v).get(v).simd(Simd.f32x4_ne).get(best).get(best).simd(Simd.f32x4_ne).simd(Simd.v128_andnot);
+      f.simd(Simd.v128_or).set(mask);
+      f.get(v).get(best).get(mask).simd(Simd.v128_bitselect).set(best);
       if (mode === "argmax") {
         f.get(wv);
         i32x4([offsets[t], offsets[t], offsets[t], offsets[t]]);
-        f.simd(V.i32x4_add).get(idx).get(mask).simd(V.bitselect).set(idx);
+        f.simd(Simd.i32x4_add).get(idx).get(mask).simd(Simd.v128_bitselect).set(idx);
       }
     }
     f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0);
@@ -623,7 +604,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
     if (mode === "argmax") {
       f.get(wv);
       i32x4([cells * sC, cells * sC, cells * sC, cells * sC]);
-      f.simd(V.i32x4_add).set(wv);
+      f.simd(Simd.i32x4_add).set(wv);
     }
   };
   f.i32(0).set(pl);
@@ -638,9 +619,9 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(sB0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
   f.i32(sC0 + oc0 * sC).op(Op.i32_add);
   if (mode === "argmax") {
-    f.tee(j).simd(V.i32x4_splat);
+    f.tee(j).simd(Simd.i32x4_splat);
     i32x4([0, sC, 2 * sC, 3 * sC]);
-    f.simd(V.i32x4_add).set(wv);
+    f.simd(Simd.i32x4_add).set(wv);
     f.get(j);
   }
   f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
@@ -710,7 +691,7 @@ function predivFunction(S: number): FuncBuilder {
   if (whole > 0) {
     f.i32(whole).set(j);
     f.loop();
-    f.get(a).get(a).simdMem(Simd.v128_load, 0).get(b).simdMem(Simd.v128_load, 0).simd(V.f32x4_div);
+    f.get(a).get(a).simdMem(Simd.v128_load, 0).get(b).simdMem(Simd.v128_load, 0).simd(Simd.f32x4_div);
     f.simdMem(Simd.v128_store, 0);
     f.get(a).i32(16).op(Op.i32_add).set(a);
     f.get(b).i32(16).op(Op.i32_add).set(b);
@@ -776,7 +757,7 @@ function padFunction(
   f.get(pl).i32(LA0).op(Op.i32_mul).get(ia).op(Op.i32_add).i32(pads[0][0]).op(Op.i32_sub).i32(LB0).op(Op.i32_mul);
   f.get(ib).op(Op.i32_add).i32(pads[1][0]).op(Op.i32_sub).i32(LC0 * 4).op(Op.i32_mul).get(src).op(Op.i32_add);
   f.i32(LC0 * 4);
-  f.emit(0xfc, 10, 0, 0); // memory.copy
+  f.memoryCopy();
   fill(() => {
     rowStart();
     f.i32((pads[2][0] + LC0) * 4).op(Op.i32_add);
