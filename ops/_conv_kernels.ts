@@ -51,6 +51,41 @@ export function geo3(g: ConvGeometry, N: number, Cin: number, Cout: number): Geo
 }
 
 /**
+ * At unit strides, dx = conv(gy, w′) with w′[g][ci, co, t] = w[g][co, ci, Ksz-1-t]
+ * (every kernel axis flipped) and padding (K - 1)·d - pad on each side; null
+ * when the strides are not all 1.
+ */
+export function transposedGeo(q: Geo3): Geo3 | null {
+  if (q.stride.some((s) => s !== 1)) return null;
+  return {
+    ...q,
+    Cin: q.Cout,
+    Cout: q.Cin,
+    Cig: q.Cog,
+    Cog: q.Cig,
+    S: q.O,
+    O: q.S,
+    pad: q.pad.map((p, a) => (q.K[a] - 1) * q.dil[a] - p),
+    Ssz: q.Osz,
+    Osz: q.Ssz,
+  };
+}
+
+/** The kernel of {@linkcode transposedGeo}: w′[g][ci, co, t] = w[g][co, ci, Ksz-1-t]. */
+export function flippedWeights(q: Geo3, w: Float32Array): Float32Array {
+  const { G, Cig, Cog, Ksz } = q, wt = new Float32Array(w.length);
+  for (let g = 0; g < G; g++) {
+    for (let co = 0; co < Cog; co++) {
+      for (let ci = 0; ci < Cig; ci++) {
+        const s = ((g * Cog + co) * Cig + ci) * Ksz, d = ((g * Cig + ci) * Cog + co) * Ksz + Ksz - 1;
+        for (let t = 0; t < Ksz; t++) wt[d - t] = w[s + t];
+      }
+    }
+  }
+  return wt;
+}
+
+/**
  * For every (kernel tap t, output position p) the flat input index, or -1
  * where the tap falls in the padding (outside [0, S) on some axis).
  * Layout: idx[t * Osz + p].

@@ -24,7 +24,7 @@
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
-import { type Geo3, geo3 } from "./_conv_kernels.ts";
+import { flippedWeights, type Geo3, geo3, transposedGeo } from "./_conv_kernels.ts";
 import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
 import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
@@ -455,40 +455,6 @@ function gradWeightImplicit(q: Geo3, wd: Padded, x: Float32Array, gy: Float32Arr
       gemmGatherF32(1, Cog, R, L, gt, 0, 0, L, false, xpad, g * Cig * HW, 0, kT, jT, dw, g * Cog * R, 0, R, n0 > 0);
     }
   }
-}
-
-/**
- * At unit strides, dx = conv(gy, w′) with w′[g][ci, co, t] = w[g][co, ci, Ksz-1-t]
- * (every kernel axis flipped) and padding (K - 1)·d - pad on each side; null
- * when the strides are not all 1.
- */
-function transposedGeo(q: Geo3): Geo3 | null {
-  if (q.stride.some((s) => s !== 1)) return null;
-  return {
-    ...q,
-    Cin: q.Cout,
-    Cout: q.Cin,
-    Cig: q.Cog,
-    Cog: q.Cig,
-    S: q.O,
-    O: q.S,
-    pad: q.pad.map((p, a) => (q.K[a] - 1) * q.dil[a] - p),
-    Ssz: q.Osz,
-    Osz: q.Ssz,
-  };
-}
-
-function flippedWeights(q: Geo3, w: Float32Array): Float32Array {
-  const { G, Cig, Cog, Ksz } = q, wt = new Float32Array(w.length);
-  for (let g = 0; g < G; g++) {
-    for (let co = 0; co < Cog; co++) {
-      for (let ci = 0; ci < Cig; ci++) {
-        const s = ((g * Cog + co) * Cig + ci) * Ksz, d = ((g * Cig + ci) * Cog + co) * Ksz + Ksz - 1;
-        for (let t = 0; t < Ksz; t++) wt[d - t] = w[s + t];
-      }
-    }
-  }
-  return wt;
 }
 
 /** Whether the implicit path applies: unit-stride 1-D/2-D, and the patch matrix would be large. */

@@ -9,7 +9,7 @@
 // The input gradient at unit strides is the forward kernel on the padded
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
-import type { Geo3 } from "./_conv_kernels.ts";
+import { flippedWeights, type Geo3, transposedGeo } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
 import {
   F32,
@@ -355,14 +355,12 @@ export function depthwiseWasm(
   const x = kind === "gradInput" ? null : a, gy = kind === "forward" ? null : kind === "gradInput" ? a : b;
   let w = kind === "gradWeight" ? null : b;
   let mode: Mode = kind === "forward" ? 0 : kind === "gradWeight" ? 2 : 3;
-  if (kind === "gradInput" && s1 === 1 && s2 === 1) {
+  const qt = kind === "gradInput" ? transposedGeo(q) : null;
+  if (qt) {
     // unit strides: the forward kernel with flipped taps and the transposed padding
     mode = 1;
-    const f = new Float32Array(w!.length);
-    for (let o = 0; o < C * Cog; o++) for (let t = 0; t < K; t++) f[o * K + t] = w![o * K + K - 1 - t];
-    w = f;
-    p1 = (K1 - 1) * d1 - p1;
-    p2 = (K2 - 1) * d2 - p2;
+    w = flippedWeights(q, w!);
+    [p1, p2] = [qt.pad[1], qt.pad[2]];
   }
   const outLen = kind === "forward" ? N * C * Cog * Os : kind === "gradInput" ? N * C * Ss : C * Cog * K;
   const Hp = (O1 - 1) * s1 + (K1 - 1) * d1 + 1, Wp = (O2 - 1) * s2 + (K2 - 1) * d2 + 1;
