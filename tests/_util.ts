@@ -15,6 +15,17 @@ export function rng(seed = 1): () => number {
   };
 }
 
+/** Run `f` on the named backend, restoring the previous one. */
+export function withBackend<T>(name: string, f: () => T): T {
+  const prev = ts.getBackend();
+  ts.setBackend(name);
+  try {
+    return f();
+  } finally {
+    ts.setBackend(prev);
+  }
+}
+
 export const sizeOf = (s: number[]): number => s.reduce((a, b) => a * b, 1);
 
 /** Random array of `shape` plus its values as a plain number[]. */

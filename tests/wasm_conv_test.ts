@@ -3,6 +3,7 @@
 // on random 1-D/2-D/3-D geometries, and bit-identical for every thread count.
 import { assert, assertEquals } from "@std/assert";
 import * as ts from "../mod.ts";
+import { withBackend } from "./_util.ts";
 import type { ConvPadding, NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
@@ -23,16 +24,6 @@ function rand(shape: number[], seed: number, dtype: "float32" | "float64" = "flo
   const v = new Float64Array(n);
   for (let i = 0; i < n; i++) v[i] = r();
   return ts.array(v, { shape, dtype });
-}
-
-function withBackend<T>(name: string, f: () => T): T {
-  const prev = ts.getBackend();
-  ts.setBackend(name);
-  try {
-    return f();
-  } finally {
-    ts.setBackend(prev);
-  }
 }
 
 /** |a - b| <= rtol·(|b| + max|b|) elementwise (max|b| absorbs cancellation in long sums). */

@@ -1,5 +1,6 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import * as ts from "../mod.ts";
+import { withBackend } from "./_util.ts";
 import { HAS_RELAXED_SIMD, HAS_SIMD, sleb, uleb } from "../ops/_wasm.ts";
 import {
   _threadPoolSize,
@@ -54,16 +55,6 @@ function absScale(B: number, M: number, N: number, K: number, a: Float32Array, b
     }
   }
   return s;
-}
-
-function withBackend<T>(name: string, f: () => T): T {
-  const prev = ts.getBackend();
-  ts.setBackend(name);
-  try {
-    return f();
-  } finally {
-    ts.setBackend(prev);
-  }
 }
 
 function matmulOn(name: string, a: ts.NDArray, b: ts.NDArray): ts.TypedArray {

@@ -7,17 +7,7 @@ import type { NDArray } from "../mod.ts";
 import { make } from "../ops/_prim.ts";
 import type { WindowAxis } from "../ops/_graph.ts";
 import { _shutdownWindowThreads, _useWasmWindows, windowTuning } from "../ops/_window_kernels.ts";
-import { rng } from "./_util.ts";
-
-function withBackend<T>(name: string, f: () => T): T {
-  const prev = ts.getBackend();
-  ts.setBackend(name);
-  try {
-    return f();
-  } finally {
-    ts.setBackend(prev);
-  }
-}
+import { rng, withBackend } from "./_util.ts";
 
 /** Run f on both backends; results (arrays or trees of arrays) must be bit-identical. */
 function same(what: string, f: () => NDArray | NDArray[]): void {
