@@ -422,6 +422,11 @@ class Emitter {
     const axes = isArg ? [(node as Node<"argreduce">).params.axis] : (node as Node<"reduce">).params.axes;
     const op = (node as Node<"reduce" | "argreduce">).params.op;
     const acc = this.fresh("acc");
+    const lastAxis = axes.length ? Math.max(...axes) : -1;
+    if (!isArg && op === "sum" && FLOAT_SUM.has(src.dtype)) {
+      const s = this.#sum4(src, axes, lastAxis, acc, idx, block);
+      if (s) return s;
+    }
     const arg = this.fresh("arg");
     block.push(`let ${acc} = ${reduceInit(op, src.dtype)};`);
     if (isArg) block.push(`let ${arg} = 0;`);
@@ -450,6 +455,50 @@ class Emitter {
     } else body.push(`${acc} = ${reduceStep(op, acc, v, src.dtype)};`);
     this.#closeLoops(body, loopVars.length);
     return isArg ? arg : acc;
+  }
+
+  // A float sum with four accumulators over the innermost reduced axis (a
+  // single double accumulator makes the loop wait on each add's latency).
+  // On a realized (row-major) input, a run of adjacent reduced axes ending at
+  // the innermost one is one loop: its index is linear in the run's position.
+  // Null (nothing emitted) when that loop is short.
+  #sum4(src: Node, axes: number[], lastAxis: number, acc: string, idx: Index, block: Block): string | null {
+    if (!src.buffer && this.#mustMaterialize(src, false)) realizeNode(src, this.uses);
+    let first = lastAxis;
+    while (src.buffer && axes.includes(first - 1)) first--;
+    const L = sizeOf(src.shape.slice(first, lastAxis + 1));
+    if (L < 16) return null;
+    const accs = [0, 1, 2, 3].map(() => this.fresh("acc"));
+    block.push(`let ${accs.join(" = 0, ")} = 0;`);
+    const dims: string[] = [];
+    let body = block, k = 0, depth = 0, r = "";
+    for (let a = 0; a < src.shape.length; a++) {
+      if (a >= first && a < lastAxis) dims.push("0");
+      else if (a === lastAxis) dims.push(r = this.fresh("r"));
+      else if (axes.includes(a)) {
+        const v = this.fresh("r");
+        body.push(`for (let ${v} = 0; ${v} < ${src.shape[a]}; ${v}++) {`);
+        body = body.child();
+        depth++;
+        dims.push(v);
+      } else dims.push(idx.dims[k++]);
+    }
+    const at = (e: string) => dims.map((d) => (d === r ? e : d));
+    body.push(`let ${r} = 0;`);
+    body.push(`for (; ${r} < ${L - 3}; ${r} += 4) {`);
+    let inner = body.child();
+    for (let u = 0; u < 4; u++) {
+      const v = this.value(src, { shape: src.shape, dims: at(u ? `(${r} + ${u})` : r), flat: null }, inner, false);
+      inner.push(`${accs[u]} += ${v};`);
+    }
+    this.#closeLoops(inner, 1);
+    body.push(`for (; ${r} < ${L}; ${r}++) {`);
+    inner = body.child();
+    inner.push(`${accs[0]} += ${this.value(src, { shape: src.shape, dims: at(r), flat: null }, inner, false)};`);
+    this.#closeLoops(inner, 1);
+    this.#closeLoops(body, depth);
+    block.push(`const ${acc} = (${accs[0]} + ${accs[1]}) + (${accs[2]} + ${accs[3]});`);
+    return acc;
   }
 
   // Loop bodies are written into nested child blocks; splice each into its
@@ -617,6 +666,8 @@ function castExpr(a: string, from: DType, to: DType): string {
   if (to === "float32") return from === "float64" ? `Math.fround(${a})` : a;
   return a;
 }
+
+const FLOAT_SUM: ReadonlySet<DType> = new Set(["float32", "float64"]);
 
 function reduceInit(op: string, dtype: DType): string {
   switch (op) {

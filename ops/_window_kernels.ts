@@ -845,7 +845,7 @@ registerPattern((node, uses, input) => {
   if (axis !== node.shape.length - 1 || base.buffer || base.op !== "expand") return null;
   const fill = base.inputs[0];
   if (!fill || fill.buffer || fill.op !== "fill" || fill.shape.length !== 0) return null;
-  const am = argmaxBehind(ir, uses);
+  const am = argmaxBehind(ir, uses, true);
   if (!am || upd.dtype !== node.dtype || upd.shape.join() !== ir.shape.join()) return null;
   const axes = axesOf(am);
   if (last(node) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;

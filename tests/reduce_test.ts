@@ -64,6 +64,23 @@ Deno.test("sum/prod/max/min over axes (negative, multiple, keepDims, views) vs l
   );
 });
 
+Deno.test("long float sums (four accumulators, merged trailing axes) vs loops, realized and fused sources", () => {
+  for (const [dtype, last] of [["float32", 6], ["float64", 6], ["float32", 19]] as const) {
+    const shape = [3, 5, 7, last];
+    const [x, v] = randn(shape, 12, dtype);
+    for (const axes of [[3], [2, 3], [1, 2, 3], [0, 2, 3], [0, 1, 2, 3], [1, 2], [0, 2]]) {
+      const [exp] = refReduce(v, shape, axes, 0, (a, b) => a + b);
+      assertClose(ts.sum(x, axes), exp, dtype === "float32" ? 1e-5 : 1e-12, `${dtype} sum ${axes}`);
+      // a fused source (x * 2 - 1), and a strided view (the merge needs a realized row-major input)
+      const [e2] = refReduce(v.map((t) => t * 2 - 1), shape, axes, 0, (a, b) => a + b);
+      assertClose(ts.sum(x.mul(2).sub(1), axes), e2, dtype === "float32" ? 1e-5 : 1e-12, `${dtype} fused ${axes}`);
+    }
+    const xt = x.transpose([0, 2, 1, 3]); // [3, 7, 5, last]
+    const [e3] = refReduce(v, shape, [1, 2, 3], 0, (a, b) => a + b);
+    assertClose(ts.sum(xt, [1, 2, 3]), e3, dtype === "float32" ? 1e-5 : 1e-12, `${dtype} transposed`);
+  }
+});
+
 Deno.test("mean, variance, std (ddof), logSumExp", () => {
   const [x, v] = randn([3, 5], 2, "float64");
   for (const ax of [0, 1, -1]) {
