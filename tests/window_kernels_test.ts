@@ -7,7 +7,7 @@ import type { NDArray } from "../mod.ts";
 import { make } from "../ops/_prim.ts";
 import type { WindowAxis } from "../ops/_graph.ts";
 import { _shutdownWindowThreads, _useWasmWindows, windowTuning } from "../ops/_window_kernels.ts";
-import { rng, withBackend } from "./_util.ts";
+import { assertClose, rng, withBackend } from "./_util.ts";
 
 /** Run f on both backends; results (arrays or trees of arrays) must be bit-identical. */
 function same(what: string, f: () => NDArray | NDArray[]): void {
@@ -304,6 +304,23 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
       return [q.values, q.indices];
     });
   });
+  // forward and backward realized together (a training step): the argmax is shared by the gather and
+  // the scatter, and both recompute it from x; values and gradient equal the JS reference's bits
+  const step = (): NDArray[] => {
+    const w = data([8, 4], 5, "float32"); // a matmul consumes the pooled values, as a conv would
+    const f = (a: NDArray) => ts.matmul(ts.maxPool2d(a, { kernelSize: 2 }).reshape([36, 8]), w).sum();
+    const [v, g] = ts.valueAndGrad(f)(x);
+    ts.realizeAll([v, g as NDArray]);
+    return [v, g as NDArray];
+  };
+  withBackend("wasm", () => {
+    const log = logOf(step);
+    assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), log.join("; "));
+    assert(!log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
+  });
+  // (the matmul's GEMM rounds differently from the JS kernel: close, not bit-identical)
+  const ref = withBackend("js", () => step().map((a) => a.dataSync()));
+  withBackend("wasm", () => step().forEach((a, k) => assertClose(a, ref[k], 1e-5, `value/gradient ${k}`)));
   // fused (wasm) against the composition on the JS reference, forward and backward
   same("maxPool fused", () => ts.maxPool2d(x, { kernelSize: 2 }));
   same("avgPool fused", () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
