@@ -1,5 +1,5 @@
-// Winograd F(2x2, 3x3) for 2-D 3x3 convolutions at unit stride and dilation
-// (float32, one group; Lavin & Gray 2016, "Fast Algorithms for Convolutional
+// Winograd F(2x2, 3x3) for 2-D 3x3 convolutions at unit stride, dilated ones as
+// one undilated convolution per dilation phase (float32, one group; Lavin & Gray 2016, "Fast Algorithms for Convolutional
 // Neural Networks"): each 4x4 input tile d becomes V = Bᵀ d B, each filter
 // U = G g Gᵀ, the 16 products M_ξ = U_ξ · V_ξ are one batched GEMM over the
 // channels, and each 2x2 output tile is Aᵀ M A: 2.25x fewer multiplications
@@ -167,6 +167,27 @@ function cropFunction(): FuncBuilder {
   return f;
 }
 
+/**
+ * `strided(src, sRow, sCol, dst, dRow, dCol, rows, cols)`: dst[i·dRow + j·dCol] =
+ * src[i·sRow + j·sCol] for i < rows, j < cols (byte addresses and strides): a
+ * dilation phase of a plane to a dense plane, and back.
+ */
+function stridedFunction(): FuncBuilder {
+  const f = new FuncBuilder(new Array(8).fill(I32), []);
+  const [src, sRow, sCol, dst, dRow, dCol, rows, cols] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const i = f.local(I32), j = f.local(I32), s = f.local(I32), d = f.local(I32);
+  f.forRange(i, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.get(i).get(sRow).op(Op.i32_mul).get(src).op(Op.i32_add).set(s);
+    f.get(i).get(dRow).op(Op.i32_mul).get(dst).op(Op.i32_add).set(d);
+    f.forRange(j, () => f.i32(0), () => f.get(cols), 1, () => {
+      f.get(d).get(s).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
+      f.get(s).get(sCol).op(Op.i32_add).set(s);
+      f.get(d).get(dCol).op(Op.i32_add).set(d);
+    });
+  });
+  return f;
+}
+
 const SHARED = HAS_SHARED_MEMORY;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
@@ -176,33 +197,72 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(outputTransform(), "outT");
   m.func(cropFunction(), "crop");
   m.func(gradTransform(), "gT");
+  m.func(stridedFunction(), "strided");
   return m.bytes();
 }
 
 // params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
-// OX, SCR, scratchStride, VS, MS] (VS, MS: floats between the ξ blocks of V and M). Modes: 0 pad + input
-// transform per input plane; 1 output transform + crop per output plane; 2 (weight gradient) pad + the
-// output gradient's transform per output-gradient plane (read at OX, written to M).
+// OX, SCR, scratchStride, VS, MS, D1, D2] (VS, MS: floats between the ξ blocks of V and M; D1, D2 the
+// dilations). Modes: 0 pad + input transform per input plane; 1 output transform + crop per output plane;
+// 2 (weight gradient) pad + the output gradient's transform per output-gradient plane (read at OX, written
+// to M). A dilated convolution is D1·D2 undilated ones, one per phase (ry, rx) of the output (rows ry + D1·a,
+// columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
+// in turn (phase ry·D2 + rx at tile offset (ry·D2 + rx)·TH·TW4), each phase gathered to a dense plane first.
 const WORK_SETUP = `
   return (P, t, T) => {
-    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS] = P;
-    const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), tiles = TH * TW4;
-    const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, scr = SCR + t * SS;
+    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS,
+      D1, D2] = P;
+    const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), TP = TH * TW4;
+    const tiles = D1 * D2 * TP, phased = D1 * D2 > 1;
+    const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, W2 = 2 * TW4, scr = SCR + t * SS;
+    // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
+    const HF = phased ? D1 * Hpd : Hpd, WF = phased ? D2 * Wpd : Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
+    const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
     for (let u = u0; u < u1; u++) {
       if (mode === 0) {
-        const i = Math.floor(u / Cin), c = u % Cin;
-        const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, Wpd - p2));
-        const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, Hpd - p1));
-        exports.pad((XIN + u * S1 * S2) * 4, S2, scr * 4, Wpd, Hpd * Wpd, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
-        exports.inT(scr * 4, Wpd, TH, TW4, (V + c * Pp + i * tiles) * 4, VS * 4);
+        const i = Math.floor(u / Cin), c = u % Cin, v = V + c * Pp + i * tiles;
+        const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, WF - p2));
+        const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, HF - p1));
+        exports.pad((XIN + u * S1 * S2) * 4, S2, full * 4, WF, HF * WF, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
+        if (!phased) exports.inT(scr * 4, Wpd, TH, TW4, v * 4, VS * 4);
+        else {
+          for (let ry = 0; ry < D1; ry++) {
+            for (let rx = 0; rx < D2; rx++) {
+              exports.strided((full + ry * WF + rx) * 4, D1 * WF * 4, D2 * 4, scr * 4, Wpd * 4, 4, Hpd, Wpd);
+              exports.inT(scr * 4, Wpd, TH, TW4, (v + (ry * D2 + rx) * TP) * 4, VS * 4);
+            }
+          }
+        }
       } else if (mode === 2) {
-        const i = Math.floor(u / Cout), co = u % Cout, W2 = 2 * TW4;
-        exports.pad((OX + u * O1 * O2) * 4, O2, scr * 4, W2, 2 * TH * W2, 0, 0, 0, O1, 0, O2);
-        exports.gT(scr * 4, TH, TW4, (M + co * Pp + i * tiles) * 4, MS * 4);
+        const i = Math.floor(u / Cout), co = u % Cout, g = OX + u * O1 * O2, z = M + co * Pp + i * tiles;
+        if (!phased) {
+          exports.pad(g * 4, O2, scr * 4, W2, 2 * TH * W2, 0, 0, 0, O1, 0, O2);
+          exports.gT(scr * 4, TH, TW4, z * 4, MS * 4);
+        } else {
+          for (let ry = 0; ry < D1; ry++) {
+            for (let rx = 0; rx < D2; rx++) {
+              exports.pad(0, 0, scr * 4, W2, 2 * TH * W2, 0, 0, 0, 0, 0, 0);
+              const rows = count(O1, ry, D1), cols = count(O2, rx, D2);
+              exports.strided((g + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, W2 * 4, 4, rows, cols);
+              exports.gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
+            }
+          }
+        }
       } else {
-        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles;
-        exports.outT((M + co * Pp + i * tiles) * 4, MS * 4, TH, TW4, plane * 4);
-        exports.crop(plane * 4, 2 * TW4, (OX + u * O1 * O2) * 4, O2, O1);
+        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles, m = M + co * Pp + i * tiles;
+        const y = OX + u * O1 * O2;
+        if (!phased) {
+          exports.outT(m * 4, MS * 4, TH, TW4, plane * 4);
+          exports.crop(plane * 4, W2, y * 4, O2, O1);
+        } else {
+          for (let ry = 0; ry < D1; ry++) {
+            for (let rx = 0; rx < D2; rx++) {
+              const ph = ry * D2 + rx, rows = count(O1, ry, D1), cols = count(O2, rx, D2);
+              exports.outT((m + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * 4 * TP) * 4);
+              exports.strided((plane + ph * 4 * TP) * 4, W2 * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
+            }
+          }
+        }
       }
     }
   };
@@ -226,10 +286,10 @@ onShutdownThreads(() => pool.close());
 /** Floats of heap per chunk of images (transformed input and products dominate). */
 export const winogradTuning: { budget: number } = { budget: 1 << 23 };
 
-/** Whether Winograd F(2x2, 3x3) applies: 2-D 3x3, unit stride and dilation, one group. */
+/** Whether Winograd F(2x2, 3x3) applies: 2-D 3x3, unit stride, any dilation (by phases), one group. */
 export function winogradApplies(q: Geo3): boolean {
   return HAS_SIMD && q.G === 1 && q.K[0] === 1 && q.K[1] === 3 && q.K[2] === 3 && q.S[0] === 1 && q.O[0] === 1 &&
-    q.stride.every((s) => s === 1) && q.dil.every((d) => d === 1);
+    q.stride.every((s) => s === 1);
 }
 
 /** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3). */
@@ -266,13 +326,16 @@ interface Tiling {
   nb: number;
   /** tiles of a full chunk, padded to whole GEMM panels */
   Pmax: number;
-  /** floats of one thread's padded plane */
+  /** floats of one thread's padded plane (and, when dilated, the whole padded plane its phases come from) */
   planeIn: number;
   T: number;
 }
 
 function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
-  const TH = Math.ceil(q.O[1] / 2), TW4 = Math.ceil(Math.ceil(q.O[2] / 2) / 4) * 4, tiles = TH * TW4;
+  // per dilation phase: ceil(O / d) outputs along each axis
+  const [d1, d2] = [q.dil[1], q.dil[2]], P1 = Math.ceil(q.O[1] / d1), P2 = Math.ceil(q.O[2] / d2);
+  const TH = Math.ceil(P1 / 2), TW4 = Math.ceil(Math.ceil(P2 / 2) / 4) * 4, tiles = d1 * d2 * TH * TW4;
+  const plane = (2 * TH + 2) * (2 * TW4 + 2);
   const nb = Math.max(1, Math.min(q.N, Math.floor(winogradTuning.budget / perImage(tiles))));
   return {
     TH,
@@ -280,7 +343,7 @@ function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
     tiles,
     nb,
     Pmax: Math.ceil((nb * tiles) / NR) * NR,
-    planeIn: al16((2 * TH + 2) * (2 * TW4 + 2) + 16),
+    planeIn: al16(plane + 16) + (d1 * d2 > 1 ? al16(d1 * d2 * plane + 16) : 0),
     T: Math.min(getNumThreads(), nb * Math.min(q.Cin, q.Cout)),
   };
 }
@@ -342,6 +405,8 @@ function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Region
     t.planeIn,
     r.VS,
     r.MS,
+    q.dil[1],
+    q.dil[2],
   ];
 }
 

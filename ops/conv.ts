@@ -262,10 +262,10 @@ function convCore(op: string, x: NDArray, w: NDArray, r: number, o: ConvOptions)
   };
   if (
     geom.algorithm === "winograd" &&
-    !(r === 2 && K[0] === 3 && K[1] === 3 && stride.every((s) => s === 1) && dil.every((d) => d === 1))
+    !(r === 2 && K[0] === 3 && K[1] === 3 && stride.every((s) => s === 1))
   ) {
     throw new Error(
-      `${op}: algorithm "winograd" supports only 2-D 3x3 kernels with stride 1 and dilation 1, got kernel [${K}], stride [${stride}], dilation [${dil}]`,
+      `${op}: algorithm "winograd" supports only 2-D 3x3 kernels with stride 1, got kernel [${K}], stride [${stride}]`,
     );
   }
   const y = make("conv", [castTo(x, dt), castTo(w, dt)], geom, [N, Cout, ...O], dt);

@@ -377,6 +377,7 @@ Deno.test("conv ops: clear errors", () => {
   assertThrows(() => ts.conv2d(x, ts.ones([2, 4, 3, 3]), { stride: 0 }), Error, "stride must be");
   assertThrows(() => ts.conv2d(x, ts.ones([2, 4, 3, 3]), { bias: ts.ones([3]) }), Error, "bias must have shape [2]");
   assertThrows(() => ts.conv2d(x, ts.ones([2, 4, 5, 5]), { algorithm: "winograd" }), Error, "winograd");
+  assertThrows(() => ts.conv2d(x, ts.ones([2, 4, 3, 3]), { algorithm: "winograd", stride: 2 }), Error, "stride 1");
   assertThrows(
     () => ts.convTranspose2d(x, ts.ones([4, 2, 3, 3]), { stride: 2, outputPadding: 2 }),
     Error,

@@ -273,6 +273,21 @@ Deno.test("wasm conv: Winograd F(2x2, 3x3) forward, input gradient and weight gr
       ) {
         compare({ r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad } }, seed++, `winograd ${budget} S${S}`);
       }
+      // dilated: one undilated Winograd convolution per dilation phase (output sizes not multiples of the dilation,
+      // phases without outputs, per-axis dilations, negative transposed padding in the input gradient)
+      for (
+        const [N, Cin, Cout, S, dil, pad] of [
+          [2, 4, 5, [12, 12], 2, 2],
+          [1, 3, 6, [13, 17], [2, 3], [1, 4]],
+          [2, 5, 4, [11, 9], 3, 0],
+          [3, 4, 4, [10, 15], [1, 2], [[2, 0], [1, 2]]],
+          [1, 2, 3, [8, 9], 4, 4],
+          [1, 3, 2, [9, 9], 5, 1],
+        ] as [number, number, number, number[], number | number[], ConvPadding][]
+      ) {
+        const c = { r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad, dilation: dil } };
+        compare(c, seed++, `dilated winograd ${budget} S${S} d${dil}`);
+      }
     }
   } finally {
     Object.assign(convTuning, prev);
@@ -380,6 +395,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
       { r: 2, N: 2, Cin: 8, Cout: 8, S: [12, 12], K: [3, 3], opts: { groups: 8, padding: 1 } },
       { r: 2, N: 3, Cin: 8, Cout: 16, S: [15, 13], K: [3, 3], opts: { groups: 8, stride: 2, padding: 1 } },
       { r: 2, N: 3, Cin: 16, Cout: 24, S: [12, 14], K: [3, 3], opts: { padding: 1, algorithm: "winograd" } },
+      { r: 2, N: 3, Cin: 16, Cout: 20, S: [13, 16], K: [3, 3], opts: { padding: 2, dilation: 2, algorithm: "winograd" } },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
     ];
     cases.forEach((c, i) => {
