@@ -1,7 +1,8 @@
 // Plain-JS kernels for the convolution primitives `conv`, `convGradInput` and
 // `convGradWeight`. Every spatial rank (1–3) is lifted to 3-D with size-1
 // axes. Algorithms: "direct" (reference loops), "im2col" (im2col + blocked
-// GEMM), "winograd" (F(2x2,3x3), 2-D 3x3 stride 1 dilation 1 forward only);
+// GEMM), "winograd" (F(2x2,3x3), 2-D 3x3 stride 1 dilation 1 forward only; a
+// forced "winograd" elsewhere runs im2col here — the wasm kernels also do dilated);
 // "auto" picks among them. Accumulation is in float64.
 import { allocate, type TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
