@@ -175,14 +175,54 @@ function cropFunction(): FuncBuilder {
 function stridedFunction(): FuncBuilder {
   const f = new FuncBuilder(new Array(8).fill(I32), []);
   const [src, sRow, sCol, dst, dRow, dCol, rows, cols] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const i = f.local(I32), j = f.local(I32), s = f.local(I32), d = f.local(I32);
+  const i = f.local(I32), j = f.local(I32), s = f.local(I32), d = f.local(I32), v4 = f.local(I32);
+  // every other float to a dense row: four at a time by a shuffle (reads up to one float past the last taken)
+  f.get(sCol).i32(8).op(Op.i32_eq).get(dCol).i32(4).op(Op.i32_eq).op(Op.i32_and);
+  f.if_().get(cols).i32(-4).op(Op.i32_and).set(v4).else_().i32(0).set(v4).end();
   f.forRange(i, () => f.i32(0), () => f.get(rows), 1, () => {
     f.get(i).get(sRow).op(Op.i32_mul).get(src).op(Op.i32_add).set(s);
     f.get(i).get(dRow).op(Op.i32_mul).get(dst).op(Op.i32_add).set(d);
-    f.forRange(j, () => f.i32(0), () => f.get(cols), 1, () => {
+    f.forRange(j, () => f.i32(0), () => f.get(v4), 4, () => {
+      f.get(d).get(s).simdMem(LOAD, 2).get(s).simdMem(LOAD, 2, 16).shuffle32(EVEN).simdMem(STORE, 2);
+      f.get(s).i32(32).op(Op.i32_add).set(s);
+      f.get(d).i32(16).op(Op.i32_add).set(d);
+    });
+    f.forRange(j, () => f.get(v4), () => f.get(cols), 1, () => {
       f.get(d).get(s).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
       f.get(s).get(sCol).op(Op.i32_add).set(s);
       f.get(d).get(dCol).op(Op.i32_add).set(d);
+    });
+  });
+  return f;
+}
+
+/**
+ * `zip2(a, b, aRow, dst, dRow, rows, na, nb)`: the two column phases of a
+ * dilation-2 output row back into it: dst[i·dRow + 2j] = a[i·aRow + j] (j < na),
+ * dst[i·dRow + 2j + 1] = b[i·aRow + j] (j < nb <= na), interleaved four at a time.
+ */
+function zip2Function(): FuncBuilder {
+  const f = new FuncBuilder(new Array(8).fill(I32), []);
+  const [a, b, aRow, dst, dRow, rows, na, nb] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const i = f.local(I32), j = f.local(I32), pa = f.local(I32), pb = f.local(I32), d = f.local(I32);
+  const va = f.local(V128), vb = f.local(V128), v4 = f.local(I32);
+  f.get(nb).i32(-4).op(Op.i32_and).set(v4);
+  f.forRange(i, () => f.i32(0), () => f.get(rows), 1, () => {
+    f.get(i).get(aRow).op(Op.i32_mul).tee(pa).get(b).op(Op.i32_add).set(pb);
+    f.get(pa).get(a).op(Op.i32_add).set(pa);
+    f.get(i).get(dRow).op(Op.i32_mul).get(dst).op(Op.i32_add).set(d);
+    f.forRange(j, () => f.i32(0), () => f.get(v4), 4, () => {
+      f.get(pa).simdMem(LOAD, 2).set(va).get(pb).simdMem(LOAD, 2).set(vb);
+      f.get(d).get(va).get(vb).shuffle32(LO).simdMem(STORE, 2);
+      f.get(d).get(va).get(vb).shuffle32(HI).simdMem(STORE, 2, 16);
+      f.get(pa).i32(16).op(Op.i32_add).set(pa).get(pb).i32(16).op(Op.i32_add).set(pb).get(d).i32(32).op(Op.i32_add).set(
+        d,
+      );
+    });
+    f.forRange(j, () => f.get(v4), () => f.get(na), 1, () => {
+      f.get(d).get(pa).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
+      f.get(j).get(nb).op(Op.i32_lt_s).if_().get(d).get(pb).mem(Op.f32_load, 2).mem(Op.f32_store, 2, 4).end();
+      f.get(pa).i32(4).op(Op.i32_add).set(pa).get(pb).i32(4).op(Op.i32_add).set(pb).get(d).i32(8).op(Op.i32_add).set(d);
     });
   });
   return f;
@@ -198,6 +238,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(cropFunction(), "crop");
   m.func(gradTransform(), "gT");
   m.func(stridedFunction(), "strided");
+  m.func(zip2Function(), "zip2");
   return m.bytes();
 }
 
@@ -259,7 +300,13 @@ const WORK_SETUP = `
             for (let rx = 0; rx < D2; rx++) {
               const ph = ry * D2 + rx, rows = count(O1, ry, D1), cols = count(O2, rx, D2);
               exports.outT((m + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * 4 * TP) * 4);
-              exports.strided((plane + ph * 4 * TP) * 4, W2 * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
+              if (D2 !== 2) {
+                exports.strided((plane + ph * 4 * TP) * 4, W2 * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
+              } else if (rx === 1) {
+                // both column phases of output rows ry + D1·a, interleaved
+                const a = (plane + (ph - 1) * 4 * TP) * 4;
+                exports.zip2(a, a + 16 * TP, W2 * 4, (y + ry * O2) * 4, D1 * O2 * 4, rows, count(O2, 0, 2), cols);
+              }
             }
           }
         }
