@@ -118,6 +118,7 @@ export const Simd = {
   v128_or: 0x50,
   v128_xor: 0x51,
   v128_bitselect: 0x52,
+  v128_any_true: 0x53,
   v128_store64_lane: 0x5b,
   v128_load32_zero: 0x5c,
   v128_load64_zero: 0x5d,

@@ -472,10 +472,12 @@ const autoOf = (node: Node): boolean => (node.params as ConvGeometry).algorithm 
  * Winograd F(2x2, 3x3) pays off once both channel counts and the image are
  * large enough. Automatic only on finite data: its transforms mix a tile's
  * inputs, so one ±Inf would turn the tile's other outputs into NaN (Inf - Inf).
+ * The weights are checked here, the images by the Winograd kernels in the
+ * heap (they return false, and the caller falls back, on an Inf or NaN).
  */
-function winogradPays(q: Geo3, x: Float32Array, w: Float32Array): boolean {
+function winogradPays(q: Geo3, w: Float32Array | null): boolean {
   return winogradApplies(q) && Math.min(q.Cin, q.Cout) >= tuning.winogradMinChannels &&
-    q.O[1] * q.O[2] >= tuning.winogradMinPixels && allFinite(w) && allFinite(x);
+    q.O[1] * q.O[2] >= tuning.winogradMinPixels && (w === null || allFinite(w));
 }
 
 function allFinite(a: Float32Array): boolean {
@@ -493,7 +495,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
     groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
     return out;
   }
-  if (auto && winogradPays(q, x, w) && winogradForward(q, x, w, out)) return out;
+  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out;
   const iw = implicitGeom(q);
   if (iw) {
     forwardImplicit(q, iw, x, w, out);
@@ -538,7 +540,7 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array, auto = true):
     return dx;
   }
   const qt = transposedGeo(q), iw = qt && implicitGeom(qt);
-  if (qt && auto && winogradPays(qt, gy, w) && winogradForward(qt, gy, flippedWeights(q, w), dx)) return dx;
+  if (qt && auto && winogradPays(qt, w) && winogradForward(qt, gy, flippedWeights(q, w), dx, true)) return dx;
   if (qt && iw) {
     forwardImplicit(qt, iw, gy, flippedWeights(q, w), dx);
     return dx;
@@ -576,7 +578,7 @@ function gradWeightGemm(q: Geo3, x: Float32Array, gy: Float32Array, auto = true)
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
   const dw = new Float32Array(Cout * R);
   if (dw.length === 0 || N * Osz === 0) return dw;
-  if (auto && winogradPays(q, x, gy) && winogradGradWeight(q, x, gy, dw)) return dw;
+  if (auto && winogradPays(q, null) && winogradGradWeight(q, x, gy, dw, true)) return dw;
   const iw = implicitGeom(q);
   if (iw) {
     gradWeightImplicit(q, iw, x, gy, dw);

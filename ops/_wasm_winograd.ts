@@ -228,6 +228,24 @@ function zip2Function(): FuncBuilder {
   return f;
 }
 
+/** `finite(p, n) -> i32`: 1 when the n floats at byte address p hold no Inf or NaN (x - x is 0 exactly then). */
+function finiteFunction(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32], [I32]);
+  const [p, n] = [0, 1];
+  const acc = f.local(V128), i = f.local(I32), end = f.local(I32), v = f.local(V128);
+  f.get(n).i32(2).op(Op.i32_shl).get(p).op(Op.i32_add).set(end);
+  f.v128Zero().set(acc);
+  f.forRange(i, () => f.get(p), () => f.get(end).i32(12).op(Op.i32_sub), 16, () => {
+    f.get(i).simdMem(LOAD, 2).tee(v).get(v).simd(SUB).get(acc).simd(ADD).set(acc);
+  });
+  // the last n mod 4 floats: one more vector ending at the end (n >= 4), or lane by lane
+  f.forRange(i, () => f.get(i), () => f.get(end), 4, () => {
+    f.get(i).mem(Op.f32_load, 2).simd(Simd.f32x4_splat).tee(v).get(v).simd(SUB).get(acc).simd(ADD).set(acc);
+  });
+  f.get(acc).get(acc).simd(Simd.f32x4_ne).simd(Simd.v128_any_true).op(Op.i32_eqz);
+  return f;
+}
+
 const SHARED = HAS_SHARED_MEMORY;
 
 function moduleBytes(): Uint8Array<ArrayBuffer> {
@@ -239,6 +257,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(gradTransform(), "gT");
   m.func(stridedFunction(), "strided");
   m.func(zip2Function(), "zip2");
+  m.func(finiteFunction(), "finite");
   return m.bytes();
 }
 
@@ -395,8 +414,14 @@ function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
   };
 }
 
-/** The heap grown to `free` floats, and a runner of transform jobs on up to T threads; null when it cannot grow. */
-function transforms(free: number, T: number): { memory: WebAssembly.Memory; run: (job: number[]) => void } | null {
+/**
+ * The heap grown to `free` floats, a runner of transform jobs on up to T
+ * threads, and a finiteness check of heap floats; null when it cannot grow.
+ */
+function transforms(
+  free: number,
+  T: number,
+): { memory: WebAssembly.Memory; run: (job: number[]) => void; finite: (at: number, n: number) => boolean } | null {
   const memory = growWasmHeap(free * 4);
   if (!memory) return null;
   const r = runtime(memory);
@@ -404,6 +429,7 @@ function transforms(free: number, T: number): { memory: WebAssembly.Memory; run:
   const params = p ? p.params : localParams;
   return {
     memory,
+    finite: (at, n) => (r.exports.finite as (p: number, n: number) => number)(at * 4, n) === 1,
     run: (job) => {
       params.set(job);
       if (p) p.run(T, () => r.work(params, 0, T));
@@ -459,9 +485,16 @@ function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Region
 
 /**
  * y = conv(x, w) by Winograd F(2x2, 3x3) into `out` ([N, Cout, O1, O2]); false
- * when the heap cannot hold one image's work (the caller falls back).
+ * when the heap cannot hold one image's work, or with `finiteOnly` when x holds
+ * an Inf or NaN (checked in the heap, chunk by chunk): the caller falls back.
  */
-export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: Float32Array): boolean {
+export function winogradForward(
+  q: Geo3,
+  x: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  finiteOnly = false,
+): boolean {
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
   const Mp = Math.ceil(Cout / gemmTileRows(Cout)) * gemmTileRows(Cout);
@@ -481,6 +514,7 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
     new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    if (finiteOnly && !tr.finite(XIN, m * Cin * S1 * S2)) return false;
     const at = { XIN, V, Pp, M, Mp, OP, OX, SCR, VS, MS };
     tr.run(transformJob(0, m * Cin, q, tl, at));
     // tiles past the last image's (Pp padding) multiply stale data; their products are never read
@@ -500,9 +534,16 @@ export function winogradForward(q: Geo3, x: Float32Array, w: Float32Array, out: 
  * dw = the weight gradient of conv(x, w) for the output gradient gy by
  * Winograd F(2x2, 3x3) (Lavin & Gray 2016, §4): dW = Gᵀ [Σ_tiles (A dY Aᵀ) ⊙
  * (Bᵀ d B)] G, the sum over tiles being 16 GEMMs [Cout, tiles] · [tiles, Cin].
- * False when the heap cannot hold one image's work.
+ * False when the heap cannot hold one image's work, or with `finiteOnly` when
+ * x or gy holds an Inf or NaN.
  */
-export function winogradGradWeight(q: Geo3, x: Float32Array, gy: Float32Array, dw: Float32Array): boolean {
+export function winogradGradWeight(
+  q: Geo3,
+  x: Float32Array,
+  gy: Float32Array,
+  dw: Float32Array,
+  finiteOnly = false,
+): boolean {
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
   const tl = tiling(q, (tiles) => 16 * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2);
@@ -520,6 +561,7 @@ export function winogradGradWeight(q: Geo3, x: Float32Array, gy: Float32Array, d
     const H = new Float32Array(memory.buffer);
     H.set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
     H.set(gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
+    if (finiteOnly && !(tr.finite(XIN, m * Cin * S1 * S2) && tr.finite(OX, m * Cout * O1 * O2))) return false;
     // V from the input planes (mode 0), Z from the output-gradient planes (mode 2, written where M goes)
     const at = { XIN, V, Pp, M: Z, Mp: 0, OP: 0, OX, SCR, VS, MS: ZS };
     tr.run(transformJob(0, m * Cin, q, tl, at));

@@ -320,30 +320,38 @@ Deno.test("wasm conv: implicit GEMM (gathered patch rows) at unit strides equals
 });
 
 Deno.test("wasm conv: non-finite inputs give the JS reference's Inf/NaN pattern in every gradient", () => {
-  const prev = { ...convTuning };
+  const prev = { ...convTuning }, prevBudget = winogradTuning.budget;
   try {
     // (Winograd too: it must step aside for non-finite data)
     Object.assign(convTuning, { implicitMin: 0, winogradMinChannels: 0, winogradMinPixels: 0 });
-    const x = rand([2, 3, 6, 7], 5).dataSync().slice();
-    x[6] = Infinity; // last column of a row: only some taps reach it
-    x[50] = NaN;
-    const xa = ts.array(x, { shape: [2, 3, 6, 7] }), w = rand([4, 3, 3, 3], 6);
-    const go = () => {
-      const [y, pb] = ts.vjp((x: NDArray, w: NDArray) => ts.conv2d(x, w), xa, w);
-      return [y, ...(pb(ts.onesLike(y)) as NDArray[])].map((a) => Float64Array.from(a.dataSync()));
-    };
-    const ref = withBackend("js", go), got = withBackend("wasm", go);
-    for (let k = 0; k < 3; k++) {
-      got[k].forEach((v, i) => {
-        const r = ref[k][i];
-        assert(
-          Number.isFinite(r) ? Math.abs(v - r) <= 1e-4 * (1 + Math.abs(r)) : Object.is(v, r),
-          `output ${k}[${i}]: ${v} vs ${r}`,
-        );
-      });
+    const cases: [number[], number, number][] = [
+      [[6, 50], 1, 1 << 23], // last column of a row (only some taps reach it), a NaN
+      [[2 * 126 - 1], 1, 1], // the last float of the second image (a later chunk; the check's scalar tail)
+      [[130], 2, 1], // dilated
+    ];
+    for (const [at, dil, budget] of cases) {
+      winogradTuning.budget = budget;
+      const x = rand([2, 3, 6, 7], 5).dataSync().slice();
+      at.forEach((i, k) => x[i] = k === 0 ? Infinity : NaN);
+      const xa = ts.array(x, { shape: [2, 3, 6, 7] }), w = rand([4, 3, 3, 3], 6);
+      const go = () => {
+        const [y, pb] = ts.vjp((x: NDArray, w: NDArray) => ts.conv2d(x, w, { dilation: dil, padding: dil }), xa, w);
+        return [y, ...(pb(ts.onesLike(y)) as NDArray[])].map((a) => Float64Array.from(a.dataSync()));
+      };
+      const ref = withBackend("js", go), got = withBackend("wasm", go);
+      for (let k = 0; k < 3; k++) {
+        got[k].forEach((v, i) => {
+          const r = ref[k][i];
+          assert(
+            Number.isFinite(r) ? Math.abs(v - r) <= 1e-4 * (1 + Math.abs(r)) : Object.is(v, r),
+            `Inf/NaN at ${at}, dilation ${dil}: output ${k}[${i}]: ${v} vs ${r}`,
+          );
+        });
+      }
     }
   } finally {
     Object.assign(convTuning, prev);
+    winogradTuning.budget = prevBudget;
   }
 });
 
@@ -395,7 +403,15 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
       { r: 2, N: 2, Cin: 8, Cout: 8, S: [12, 12], K: [3, 3], opts: { groups: 8, padding: 1 } },
       { r: 2, N: 3, Cin: 8, Cout: 16, S: [15, 13], K: [3, 3], opts: { groups: 8, stride: 2, padding: 1 } },
       { r: 2, N: 3, Cin: 16, Cout: 24, S: [12, 14], K: [3, 3], opts: { padding: 1, algorithm: "winograd" } },
-      { r: 2, N: 3, Cin: 16, Cout: 20, S: [13, 16], K: [3, 3], opts: { padding: 2, dilation: 2, algorithm: "winograd" } },
+      {
+        r: 2,
+        N: 3,
+        Cin: 16,
+        Cout: 20,
+        S: [13, 16],
+        K: [3, 3],
+        opts: { padding: 2, dilation: 2, algorithm: "winograd" },
+      },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
     ];
     cases.forEach((c, i) => {
