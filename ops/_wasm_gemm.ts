@@ -145,7 +145,8 @@ function addKernel(m: ModuleBuilder, mr: number, nr: number, relaxed: boolean, U
 /**
  * `pack(src, ks, cs, kc, cols, dst)`: one panel of width W, dst[k*W + c] =
  * src[k*ks + c*cs] (byte strides) for c < cols, zero for cols <= c < W; a
- * v128 copy when the source rows are contiguous and full.
+ * v128 copy when the source rows are contiguous and full, 4x4 shuffle
+ * transposes when the source columns are (ks = 4).
  */
 function packPanel(W: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
@@ -164,15 +165,57 @@ function packPanel(W: number): FuncBuilder {
     });
     f.op(Op.return).end();
   }
-  forLoop(c, () => f.get(cols), () => {
-    f.get(src).get(c).get(cs).op(Op.i32_mul).op(Op.i32_add).set(sp);
-    f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
-    forLoop(k, () => f.get(kc), () => {
-      f.get(dp).get(sp).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
-      f.get(sp).get(ks).op(Op.i32_add).set(sp);
-      f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+  // Source rows contiguous along k (a transposed panel: each column a run of floats): four columns by
+  // four k at a time, vector loads transposed by shuffles; c4 columns and kc4 steps go that way, the
+  // rest element by element.
+  const c4 = f.local(I32), kc4 = f.local(I32), g = f.local(I32), cp = f.local(I32);
+  const v = Array.from({ length: 4 }, () => f.local(V128)), t = Array.from({ length: 4 }, () => f.local(V128));
+  const shuffle = (a: number, b: number, lanes: number[]) => f.get(a).get(b).shuffle32(lanes);
+  f.get(ks).i32(4).op(Op.i32_eq).if_();
+  f.get(cols).i32(-4).op(Op.i32_and).set(c4).get(kc).i32(-4).op(Op.i32_and).set(kc4);
+  f.end();
+  f.forRange(g, () => f.i32(0), () => f.get(c4), 4, () => {
+    f.get(src).get(g).get(cs).op(Op.i32_mul).op(Op.i32_add).set(cp);
+    f.get(dst).get(g).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);
+    f.forRange(k, () => f.i32(0), () => f.get(kc4), 4, () => {
+      for (let q = 0; q < 4; q++) {
+        f.get(cp).get(k).i32(2).op(Op.i32_shl).op(Op.i32_add);
+        if (q > 0) f.get(cs).i32(q).op(Op.i32_mul).op(Op.i32_add);
+        f.simdMem(Simd.v128_load, 2).set(v[q]);
+      }
+      shuffle(v[0], v[1], [0, 4, 1, 5]).set(t[0]);
+      shuffle(v[0], v[1], [2, 6, 3, 7]).set(t[1]);
+      shuffle(v[2], v[3], [0, 4, 1, 5]).set(t[2]);
+      shuffle(v[2], v[3], [2, 6, 3, 7]).set(t[3]);
+      f.get(dp);
+      shuffle(t[0], t[2], [0, 1, 4, 5]).simdMem(Simd.v128_store, 2);
+      f.get(dp);
+      shuffle(t[0], t[2], [2, 3, 6, 7]).simdMem(Simd.v128_store, 2, W * 4);
+      f.get(dp);
+      shuffle(t[1], t[3], [0, 1, 4, 5]).simdMem(Simd.v128_store, 2, 2 * W * 4);
+      f.get(dp);
+      shuffle(t[1], t[3], [2, 3, 6, 7]).simdMem(Simd.v128_store, 2, 3 * W * 4);
+      f.get(dp).i32(4 * W * 4).op(Op.i32_add).set(dp);
     });
   });
+  // element by element: columns < c4 at k >= kc4, then columns c4 .. cols at every k
+  const scalar = (c0: () => void, c1: () => void, k0: () => void) => {
+    f.forRange(c, c0, c1, 1, () => {
+      f.get(src).get(c).get(cs).op(Op.i32_mul).op(Op.i32_add);
+      k0();
+      f.get(ks).op(Op.i32_mul).op(Op.i32_add).set(sp);
+      f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add);
+      k0();
+      f.i32(W * 4).op(Op.i32_mul).op(Op.i32_add).set(dp);
+      f.forRange(k, k0, () => f.get(kc), 1, () => {
+        f.get(dp).get(sp).mem(Op.f32_load, 2).mem(Op.f32_store, 2);
+        f.get(sp).get(ks).op(Op.i32_add).set(sp);
+        f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
+      });
+    });
+  };
+  scalar(() => f.i32(0), () => f.get(c4), () => f.get(kc4));
+  scalar(() => f.get(c4), () => f.get(cols), () => f.i32(0));
   f.forRange(c, () => f.get(cols), () => f.i32(W), 1, () => {
     f.get(dst).get(c).i32(4).op(Op.i32_mul).op(Op.i32_add).set(dp);
     forLoop(k, () => f.get(kc), () => {
