@@ -198,6 +198,24 @@ function packPanel(W: number): FuncBuilder {
       f.get(dp).i32(4 * W * 4).op(Op.i32_add).set(dp);
     });
   });
+  if (W % 4 === 2) {
+    // a last pair of columns (W = 6): two vectors interleaved into (c, c+1) pairs, stored 8 bytes per k
+    f.get(cols).get(c4).op(Op.i32_sub).i32(2).op(Op.i32_eq).get(ks).i32(4).op(Op.i32_eq).op(Op.i32_and).if_();
+    f.get(src).get(c4).get(cs).op(Op.i32_mul).op(Op.i32_add).set(cp);
+    f.get(dst).get(c4).i32(2).op(Op.i32_shl).op(Op.i32_add).set(dp);
+    f.forRange(k, () => f.i32(0), () => f.get(kc4), 4, () => {
+      f.get(cp).get(k).i32(2).op(Op.i32_shl).op(Op.i32_add).simdMem(Simd.v128_load, 2).set(v[0]);
+      f.get(cp).get(k).i32(2).op(Op.i32_shl).op(Op.i32_add).get(cs).op(Op.i32_add).simdMem(Simd.v128_load, 2).set(v[1]);
+      shuffle(v[0], v[1], [0, 4, 1, 5]).set(t[0]);
+      shuffle(v[0], v[1], [2, 6, 3, 7]).set(t[1]);
+      for (let r = 0; r < 4; r++) {
+        f.get(dp).get(t[r >> 1]).simdMem(Simd.v128_store64_lane, 2, r * W * 4).emit(r & 1);
+      }
+      f.get(dp).i32(4 * W * 4).op(Op.i32_add).set(dp);
+    });
+    f.get(c4).i32(2).op(Op.i32_add).set(c4);
+    f.end();
+  }
   // element by element: columns < c4 at k >= kc4, then columns c4 .. cols at every k
   const scalar = (c0: () => void, c1: () => void, k0: () => void) => {
     f.forRange(c, c0, c1, 1, () => {
