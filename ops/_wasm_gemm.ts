@@ -153,13 +153,15 @@ function packPanel(W: number): FuncBuilder {
   const [src, ks, cs, kc, cols, dst] = [0, 1, 2, 3, 4, 5];
   const k = f.local(I32), c = f.local(I32), sp = f.local(I32), dp = f.local(I32);
   const forLoop = (ctr: number, limit: () => void, body: () => void) => f.forRange(ctr, () => f.i32(0), limit, 1, body);
-  if (W % 4 === 0) {
+  if (W % 2 === 0) {
     f.get(cs).i32(4).op(Op.i32_eq).get(cols).i32(W).op(Op.i32_eq).op(Op.i32_and).if_();
     f.get(src).set(sp).get(dst).set(dp);
     forLoop(k, () => f.get(kc), () => {
-      for (let v = 0; v < W / 4; v++) {
-        f.get(dp).get(sp).simdMem(Simd.v128_load, 0, 16 * v).simdMem(Simd.v128_store, 4, 16 * v);
+      for (let v = 0; v < Math.floor(W / 4); v++) {
+        f.get(dp).get(sp).simdMem(Simd.v128_load, 0, 16 * v).simdMem(Simd.v128_store, 2, 16 * v);
       }
+      // (W = 6: the last two floats as one 8-byte move)
+      if (W % 4 === 2) f.get(dp).get(sp).mem(Op.i64_load, 0, 4 * W - 8).mem(Op.i64_store, 2, 4 * W - 8);
       f.get(sp).get(ks).op(Op.i32_add).set(sp);
       f.get(dp).i32(W * 4).op(Op.i32_add).set(dp);
     });
