@@ -7,11 +7,13 @@
 //   - unit strides (1-D/2-D): implicit GEMM, the GEMM gathers the patches from
 //     the padded input while it packs (`gemmGatherF32`); the input gradient is
 //     the forward convolution with the flipped, transposed kernel;
-//   - 3x3 at unit stride and dilation, >= 16 channels: Winograd F(2x2, 3x3)
+//   - 3x3 at unit stride (any dilation), >= 16 channels: Winograd F(2x2, 3x3)
 //     (`_wasm_winograd.ts`) for the forward, that input gradient and the
 //     weight gradient;
 //   - otherwise im2col in JS (row copies, whole images batched, or blocks of
-//     rows of one image), col2im for the input gradient;
+//     rows of one image); the input gradient's col2im runs in wasm on the
+//     GEMM's result in the heap, threaded by (image, channel) planes
+//     (`_wasm_col2im.ts`; one group), else in JS;
 //   - pointwise (1x1, stride 1, no padding): the GEMM on the input itself;
 //   - one input channel per group (depthwise, first layers): the SIMD plane
 //     kernels of `_wasm_depthwise.ts`.
@@ -25,6 +27,7 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { flippedWeights, type Geo3, geo3, transposedGeo } from "./_conv_kernels.ts";
+import { col2imGradInput } from "./_wasm_col2im.ts";
 import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
 import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
@@ -546,6 +549,7 @@ function gradInputGemm(q: Geo3, gy: Float32Array, w: Float32Array, auto = true):
     return dx;
   }
   const tp = taps(q);
+  if (G === 1 && col2imGradInput(q, gy, w, tp, dx)) return dx;
   const { nb, rows } = plan(q, G * R * Osz, R * O2);
   if (nb > 0) {
     const cols = buf(0, nb * G * R * Osz);

@@ -9,6 +9,7 @@ import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
 import { depthwiseTuning } from "../ops/_wasm_depthwise.ts";
 import { winogradTuning } from "../ops/_wasm_winograd.ts";
+import { col2imTuning } from "../ops/_wasm_col2im.ts";
 
 function rng(seed: number): () => number {
   let s = (seed * 7919 + 17) % 2147483647;
@@ -102,10 +103,11 @@ Deno.test("wasm conv: forward, input and weight gradients equal the JS reference
 });
 
 Deno.test("wasm conv: images split into blocks of output rows (small scratch budgets) equal the JS reference", () => {
-  const prev = { ...convTuning };
+  const prev = { ...convTuning }, prevC2i = col2imTuning.budget;
   try {
     for (const [batchBudget, block] of [[1, 1], [64, 200], [5000, 700], [300, 1 << 20]]) {
       Object.assign(convTuning, { batchBudget, block });
+      col2imTuning.budget = batchBudget; // the wasm col2im: one image per chunk .. all
       for (let seed = 61; seed <= 90; seed++) {
         const c = randomCase(seed, 1 + (seed % 3));
         compare(c, seed, `budget ${batchBudget}/${block} case ${seed} ${JSON.stringify(c)}`);
@@ -144,6 +146,7 @@ Deno.test("wasm conv: images split into blocks of output rows (small scratch bud
     }
   } finally {
     Object.assign(convTuning, prev);
+    col2imTuning.budget = prevC2i;
   }
 });
 
@@ -385,8 +388,10 @@ Deno.test("wasm conv: SIMD depthwise kernels (strides, dilations, multipliers, k
 
 Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => {
   const prevThreads = ts.getNumThreads(), prevMin = tuning.threadMinFlops, prevDw = depthwiseTuning.threadMinWork;
-  tuning.threadMinFlops = 1; // thread even the small GEMMs and depthwise kernels
+  const prevC2i = col2imTuning.threadMinWork;
+  tuning.threadMinFlops = 1; // thread even the small GEMMs, depthwise and col2im kernels
   depthwiseTuning.threadMinWork = 1;
+  col2imTuning.threadMinWork = 1;
   try {
     const cases: Case[] = [
       { r: 2, N: 3, Cin: 16, Cout: 24, S: [19, 21], K: [3, 3], opts: { padding: 1 } },
@@ -413,6 +418,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
         opts: { padding: 2, dilation: 2, algorithm: "winograd" },
       },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
+      { r: 2, N: 3, Cin: 5, Cout: 7, S: [13, 11], K: [3, 2], opts: { stride: [2, 3], padding: 1, dilation: [1, 2] } },
     ];
     cases.forEach((c, i) => {
       ts.setNumThreads(1);
@@ -430,6 +436,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
   } finally {
     tuning.threadMinFlops = prevMin;
     depthwiseTuning.threadMinWork = prevDw;
+    col2imTuning.threadMinWork = prevC2i;
     ts.setNumThreads(prevThreads);
   }
 });
