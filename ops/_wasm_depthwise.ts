@@ -245,7 +245,8 @@ const WORK_SETUP = `
       mods.set(id, exports);
     }
     const H = new Float32Array(memory.buffer), K = K1 * K2, Ss = S1 * S2, Os = O1 * O2;
-    const units = mode === 2 ? C : N * C, u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T);
+    // the weight gradient's unit is one filter (channel c, multiplier m), so first layers (C = 1) split too
+    const units = mode === 2 ? C * Cog : N * C, u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T);
     const scr = SCR + t * SS;
     const Hp = (O1 - 1) * s1 + (K1 - 1) * d1 + 1, Wp = (O2 - 1) * s2 + (K2 - 1) * d2 + 1;
     for (let u = u0; u < u1; u++) {
@@ -265,14 +266,11 @@ const WORK_SETUP = `
           exports.conv(scr * 4, (W + (c * Cog + m) * K) * 4, 1, 1, (OUT + (n * C + c) * Ss) * 4, S1, S2, m > 0 ? 1 : 0);
         }
       } else if (mode === 2) {
-        const c = u;
-        H.fill(0, OUT + c * Cog * K, OUT + (c + 1) * Cog * K);
+        const c = Math.floor(u / Cog), m = u % Cog;
+        H.fill(0, OUT + u * K, OUT + (u + 1) * K);
         for (let n = 0; n < N; n++) {
           pad(exports, X + (n * C + c) * Ss, S1, S2, scr, Hp, Wp, p1, p2);
-          for (let m = 0; m < Cog; m++) {
-            const o = (n * C + c) * Cog + m;
-            exports.wgrad(scr * 4, (G + o * Os) * 4, s1, s2, O1, O2, (OUT + (c * Cog + m) * K) * 4);
-          }
+          exports.wgrad(scr * 4, (G + ((n * C + c) * Cog + m) * Os) * 4, s1, s2, O1, O2, (OUT + u * K) * 4);
         }
       } else {
         const n = Math.floor(u / C), c = u % C;
@@ -365,7 +363,7 @@ export function depthwiseWasm(
   const outLen = kind === "forward" ? N * C * Cog * Os : kind === "gradInput" ? N * C * Ss : C * Cog * K;
   const Hp = (O1 - 1) * s1 + (K1 - 1) * d1 + 1, Wp = (O2 - 1) * s2 + (K2 - 1) * d2 + 1;
   const scrFloats = Math.max(Hp * Wp, (S1 + (K1 - 1) * d1) * (S2 + (K2 - 1) * d2)) + 4;
-  const units = mode === 2 ? C : N * C, work = N * C * Cog * Os * K;
+  const units = mode === 2 ? C * Cog : N * C, work = N * C * Cog * Os * K;
   let T = work >= depthwiseTuning.threadMinWork ? Math.min(getNumThreads(), units) : 1;
   const p = pool.get(T);
   if (!p) T = 1;

@@ -419,6 +419,7 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
       },
       { r: 3, N: 2, Cin: 4, Cout: 6, S: [6, 7, 5], K: [3, 3, 2], opts: { dilation: [1, 2, 1], padding: 1 } },
       { r: 2, N: 3, Cin: 5, Cout: 7, S: [13, 11], K: [3, 2], opts: { stride: [2, 3], padding: 1, dilation: [1, 2] } },
+      { r: 2, N: 3, Cin: 1, Cout: 16, S: [14, 13], K: [3, 3], opts: { padding: 1 } }, // a first layer's filters split
     ];
     cases.forEach((c, i) => {
       ts.setNumThreads(1);
