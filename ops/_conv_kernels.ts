@@ -52,6 +52,20 @@ export function geo3(g: ConvGeometry, N: number, Cin: number, Cout: number): Geo
 }
 
 /**
+ * Per-axis taps of a convolution (the wasm im2col/col2im tables): for the
+ * outer axes 0 and 1, `A[t*O + p]` / `B[t*O + p]` is the input index of tap t
+ * at output p, or -1 in the padding; for the innermost axis the input index
+ * is `p*stride + off[t]`, valid for lo[t] <= p < hi[t].
+ */
+export interface Taps {
+  A: Int32Array;
+  B: Int32Array;
+  off: Int32Array;
+  lo: Int32Array;
+  hi: Int32Array;
+}
+
+/**
  * At unit strides, dx = conv(gy, w′) with w′[g][ci, co, t] = w[g][co, ci, Ksz-1-t]
  * (every kernel axis flipped) and padding (K - 1)·d - pad on each side; null
  * when the strides are not all 1.

@@ -4,7 +4,7 @@
 // wasm over (image, channel) planes split across the worker threads. Each
 // plane is summed by one thread in one fixed order (taps, then output rows,
 // then columns), so results do not depend on the thread count.
-import type { Geo3 } from "./_conv_kernels.ts";
+import type { Geo3, Taps } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, I32, ModuleBuilder, Op } from "./_wasm.ts";
 import {
@@ -17,15 +17,6 @@ import {
   onShutdownThreads,
   wasmHeap,
 } from "./_wasm_gemm.ts";
-
-/** The tap tables of `taps()` in `_wasm_conv.ts`: input index per (tap, output) along axes 0 and 1 (-1: padding), innermost-axis offsets and valid ranges. */
-export interface TapTables {
-  A: Int32Array;
-  B: Int32Array;
-  off: Int32Array;
-  lo: Int32Array;
-  hi: Int32Array;
-}
 
 /**
  * `col2im(col, ldBytes, r0, dx, Ssz, tA, tB, tOff, tLo, tHi, K0, K1, K2, O0, O1, S1, S2, s2, O2)`:
@@ -126,7 +117,7 @@ const al4 = (n: number) => (n + 3) & ~3;
  * dx ([N, Cin, S]) = col2im(Wᵀ · gy) for one group (G = 1), in the heap; false
  * when the heap cannot hold one image's work (the caller takes the JS col2im).
  */
-export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: TapTables, dx: Float32Array): boolean {
+export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: Taps, dx: Float32Array): boolean {
   const { N, Cin, Cout, Ssz, Ksz, Osz } = q;
   const R = Cin * Ksz, mr = gemmTileRows(R), Mp = Math.ceil(R / mr) * mr, ld = Math.ceil(Osz / NR) * NR;
   const perImage = Mp * ld + Cout * Osz + Cin * Ssz;

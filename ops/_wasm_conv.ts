@@ -26,7 +26,7 @@
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
-import { flippedWeights, type Geo3, geo3, transposedGeo } from "./_conv_kernels.ts";
+import { flippedWeights, type Geo3, geo3, type Taps, transposedGeo } from "./_conv_kernels.ts";
 import { col2imGradInput } from "./_wasm_col2im.ts";
 import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
 import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
@@ -85,20 +85,6 @@ function buf(slot: number, n: number): Float32Array {
 }
 
 // ---------------------------------------------------------------- tap tables
-
-/**
- * Per-axis taps: for the outer axes 0 and 1, `A[t*O + p]` / `B[t*O + p]` is
- * the input index of tap t at output p, or -1 in the padding; for the
- * innermost axis the input index is `p*stride + off[t]`, valid for
- * lo[t] <= p < hi[t].
- */
-interface Taps {
-  A: Int32Array;
-  B: Int32Array;
-  off: Int32Array;
-  lo: Int32Array;
-  hi: Int32Array;
-}
 
 function taps(q: Geo3): Taps {
   const { K, O, S, stride, dil, pad } = q;
