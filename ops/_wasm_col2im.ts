@@ -130,7 +130,10 @@ export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: 
   const H = new Float32Array(memory.buffer), I = new Int32Array(memory.buffer);
   H.set(w, W);
   const at: number[] = [];
-  tables.reduce((o, t) => (I.set(t, o), at.push(o), o + t.length), TAB);
+  for (let o = TAB, i = 0; i < tables.length; o += tables[i++].length) {
+    I.set(tables[i], o);
+    at.push(o);
+  }
   const r = runtime(memory);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0);

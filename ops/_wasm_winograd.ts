@@ -276,7 +276,7 @@ const WORK_SETUP = `
     const tiles = D1 * D2 * TP, phased = D1 * D2 > 1;
     const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, W2 = 2 * TW4, scr = SCR + t * SS;
     // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
-    const HF = phased ? D1 * Hpd : Hpd, WF = phased ? D2 * Wpd : Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
+    const HF = D1 * Hpd, WF = D2 * Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
     const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
     for (let u = u0; u < u1; u++) {
       if (mode === 0) {
@@ -301,7 +301,7 @@ const WORK_SETUP = `
         } else {
           for (let ry = 0; ry < D1; ry++) {
             for (let rx = 0; rx < D2; rx++) {
-              exports.pad(0, 0, scr * 4, W2, 2 * TH * W2, 0, 0, 0, 0, 0, 0);
+              exports.pad(0, 0, scr * 4, W2, 2 * TH * W2, 0, 0, 0, 0, 0, 0); // (no rows: zero the plane)
               const rows = count(O1, ry, D1), cols = count(O2, rx, D2);
               exports.strided((g + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, W2 * 4, 4, rows, cols);
               exports.gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
