@@ -7,7 +7,7 @@
 //   - unit strides (1-D/2-D): implicit GEMM, the GEMM gathers the patches from
 //     the padded input while it packs (`gemmGatherF32`); the input gradient is
 //     the forward convolution with the flipped, transposed kernel;
-//   - 3x3 at unit stride (any dilation), >= 16 channels: Winograd F(2x2, 3x3)
+//   - 3x3 at unit stride (any dilation), >= 16 channels: Winograd F(4x4, 3x3) or F(2x2, 3x3)
 //     (`_wasm_winograd.ts`) for the forward, that input gradient and the
 //     weight gradient;
 //   - otherwise im2col in JS (row copies, whole images batched, or blocks of
@@ -67,7 +67,7 @@ export const tuning: {
   implicitMin: 0,
   /** floats of padded input + output per implicit-GEMM chunk of images */
   implicitBudget: 1 << 22,
-  /** automatic Winograd F(2x2, 3x3) from this many input and output channels and output pixels */
+  /** automatic Winograd from this many input and output channels and output pixels */
   winogradMinChannels: 16,
   winogradMinPixels: 64,
 };
@@ -458,7 +458,7 @@ function implicitGeom(q: Geo3): Padded | null {
 const autoOf = (node: Node): boolean => (node.params as ConvGeometry).algorithm !== "im2col";
 
 /**
- * Winograd F(2x2, 3x3) pays off once both channel counts and the image are
+ * Winograd pays off once both channel counts and the image are
  * large enough. Automatic only on finite data: its transforms mix a tile's
  * inputs, so one ±Inf would turn the tile's other outputs into NaN (Inf - Inf).
  * The weights are checked here, the images by the Winograd kernels in the

@@ -1,10 +1,11 @@
-// Winograd F(2x2, 3x3) for 2-D 3x3 convolutions at unit stride, dilated ones as
-// one undilated convolution per dilation phase (float32, one group; Lavin & Gray 2016, "Fast Algorithms for Convolutional
-// Neural Networks"): each 4x4 input tile d becomes V = Bᵀ d B, each filter
-// U = G g Gᵀ, the 16 products M_ξ = U_ξ · V_ξ are one batched GEMM over the
-// channels, and each 2x2 output tile is Aᵀ M A: 2.25x fewer multiplications
-// than the direct product. The transforms are WebAssembly SIMD over four
-// tiles at a time (stride-2 tile columns deinterleaved by shuffles), split
+// Winograd convolution for 2-D 3x3 convolutions at unit stride, dilated ones as one undilated convolution per
+// dilation phase (float32, one group; Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural Networks"):
+// each input tile d becomes V = Bᵀ d B, each filter U = G g Gᵀ, the products M_ξ = U_ξ · V_ξ are one batched
+// GEMM over the channels, and each output tile is Aᵀ M A. F(4x4, 3x3) (6x6 tiles, 36 products per 16 outputs:
+// 4x fewer multiplications than the direct product) unless the planes are so small that padding them to 4x4
+// tiles costs more than F(2x2, 3x3) (4x4 tiles, 16 products per 4 outputs). F(4x4, 3x3)'s transform constants
+// (up to 8 and 1/24) cost precision: float32 results are within ~2e-5 of the largest one (F(2x2, 3x3): ~3e-6).
+// The transforms are WebAssembly SIMD over four tiles at a time (tile columns gathered by shuffles), split
 // across a worker pool by planes, and read and write the GEMM heap in place.
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool } from "./_pool_threads.ts";
@@ -154,6 +155,190 @@ function gradTransform(): FuncBuilder {
   return f;
 }
 
+// F(4x4, 3x3) (Lavin & Gray 2016, points 0, ±1, ±2): 6x6 input tiles, 36 products, 4x4 output tiles.
+// Bᵀ rows: (4, 0, -5, 0, 1, 0), (0, -4, -4, 1, 1, 0), (0, 4, -4, -1, 1, 0), (0, -2, -1, 2, 1, 0), (0, 2, -1, -2, 1, 0),
+// (0, 4, 0, -5, 0, 1); Aᵀ rows: (1, 1, 1, 1, 1, 0), (0, 1, -1, 2, -2, 0), (0, 1, 1, 4, 4, 0), (0, 1, -1, 8, -8, 1).
+const G4 = [[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6], [1 / 24, 1 / 12, 1 / 6], [
+  1 / 24,
+  -1 / 12,
+  1 / 6,
+], [0, 0, 1]];
+const G2 = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
+const { f32x4_mul: MUL } = Simd;
+
+/** Splat locals of the constants the 6-point transforms multiply by. */
+function constants(f: FuncBuilder, values: number[]): Map<number, number> {
+  const m = new Map<number, number>();
+  for (const v of values) {
+    const l = f.local(V128);
+    f.f32(v).simd(Simd.f32x4_splat).set(l);
+    m.set(v, l);
+  }
+  return m;
+}
+
+/** r = Bᵀ a for the 6-point input transform (Bᵀ's rows, factored; t: 6 scratch locals). */
+function inputRows(f: FuncBuilder, k: Map<number, number>, a: number[], r: number[], t: number[]): void {
+  const [x, y, p, m, e, g] = t;
+  f.get(a[0]).get(k.get(4)!).simd(MUL).get(a[2]).get(k.get(5)!).simd(MUL).simd(SUB).get(a[4]).simd(ADD).set(r[0]);
+  f.get(a[1]).get(k.get(4)!).simd(MUL).get(a[3]).get(k.get(5)!).simd(MUL).simd(SUB).get(a[5]).simd(ADD).set(r[5]);
+  f.get(a[4]).get(a[3]).simd(ADD).set(x).get(a[4]).get(a[3]).simd(SUB).set(y);
+  f.get(a[1]).get(a[2]).simd(ADD).set(p).get(a[1]).get(a[2]).simd(SUB).set(m);
+  f.get(x).get(p).get(k.get(4)!).simd(MUL).simd(SUB).set(r[1]); // a3 + a4 - 4(a1 + a2)
+  f.get(y).get(m).get(k.get(4)!).simd(MUL).simd(ADD).set(r[2]); // a4 - a3 + 4(a1 - a2)
+  f.get(a[4]).get(a[2]).simd(SUB).set(e).get(a[3]).get(a[1]).simd(SUB).get(k.get(2)!).simd(MUL).set(g);
+  f.get(e).get(g).simd(ADD).set(r[3]).get(e).get(g).simd(SUB).set(r[4]); // a4 - a2 ± 2(a3 - a1)
+}
+
+/** r = Aᵀ a for the 6-point output transform (4 outputs; t: 4 scratch locals). */
+function outputRows(f: FuncBuilder, k: Map<number, number>, a: number[], r: number[], t: number[]): void {
+  const [sp, dm, sq, dq] = t;
+  f.get(a[1]).get(a[2]).simd(ADD).set(sp).get(a[1]).get(a[2]).simd(SUB).set(dm);
+  f.get(a[3]).get(a[4]).simd(ADD).set(sq).get(a[3]).get(a[4]).simd(SUB).set(dq);
+  f.get(a[0]).get(sp).simd(ADD).get(sq).simd(ADD).set(r[0]);
+  f.get(dm).get(dq).get(k.get(2)!).simd(MUL).simd(ADD).set(r[1]);
+  f.get(sp).get(sq).get(k.get(4)!).simd(MUL).simd(ADD).set(r[2]);
+  f.get(dm).get(dq).get(k.get(8)!).simd(MUL).simd(ADD).get(a[5]).simd(ADD).set(r[3]);
+}
+
+const T4A = [0, 4, 1, 5], T4B = [2, 6, 3, 7], T4C = [0, 1, 4, 5], T4D = [2, 3, 6, 7];
+
+/**
+ * `inT4(xp, Wpd, TH, TW4, v, xiStride)`: as `inT` for F(4x4, 3x3): tile (ty, tx)
+ * = rows 4ty.., columns 4tx.. (6x6) of the padded plane, V_ξ (ξ < 36) stored at
+ * v + ξ·xiStride + (ty·TW4 + tx)·4 bytes. Reads up to two floats past a row's
+ * last tile (the scratch planes have slack).
+ */
+function inputTransform4(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [xp, Wpd, TH, TW4, v, xs] = [0, 1, 2, 3, 4, 5];
+  const ty = f.local(I32), tx = f.local(I32), base = f.local(I32), dst = f.local(I32);
+  const q = Array.from({ length: 5 }, () => f.local(V128)), s = Array.from({ length: 6 }, () => f.local(V128));
+  const d = Array.from({ length: 36 }, () => f.local(V128)), t = Array.from({ length: 36 }, () => f.local(V128));
+  const k = constants(f, [2, 4, 5]);
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      // base = xp + (4ty·Wpd + 4tx)·4
+      f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(4).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
+      for (let i = 0; i < 6; i++) {
+        // lanes = the four tiles: column j of tile l is float 4l + j of the row segment (a 4x4 transpose + 2)
+        for (let j = 0; j < 5; j++) f.get(base).simdMem(LOAD, 2, 16 * j).set(q[j]);
+        f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
+        f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
+        const r = d.slice(i * 6, i * 6 + 6);
+        f.get(s[0]).get(s[1]).shuffle32(T4C).set(r[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(r[1]);
+        f.get(s[2]).get(s[3]).shuffle32(T4C).set(r[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(r[3]);
+        f.get(r[0]).get(q[4]).shuffle32([1, 2, 3, 4]).set(r[4]).get(r[1]).get(q[4]).shuffle32([1, 2, 3, 5]).set(r[5]);
+        if (i < 5) f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
+      }
+      // t = Bᵀ d (down each column), then u = t B (along each row) into d
+      for (let j = 0; j < 6; j++) {
+        inputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => d[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => t[i * 6 + j]), s);
+      }
+      for (let i = 0; i < 6; i++) inputRows(f, k, t.slice(i * 6, i * 6 + 6), d.slice(i * 6, i * 6 + 6), s);
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(v).op(Op.i32_add).set(dst);
+      for (let xi = 0; xi < 36; xi++) {
+        f.get(dst).get(d[xi]).simdMem(STORE, 2);
+        if (xi < 35) f.get(dst).get(xs).op(Op.i32_add).set(dst);
+      }
+    });
+  });
+  return f;
+}
+
+/**
+ * `outT4(m, xiStride, TH, TW4, op)`: as `outT` for F(4x4, 3x3): from the 36
+ * M_ξ, the 4x4 output tile Aᵀ M A of tile (ty, tx) at rows 4ty.., columns
+ * 4tx.. of the output plane at op (row length 4·TW4).
+ */
+function outputTransform4(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [m, xs, TH, TW4, out] = [0, 1, 2, 3, 4];
+  const ty = f.local(I32), tx = f.local(I32), src = f.local(I32), row = f.local(I32);
+  const v = Array.from({ length: 36 }, () => f.local(V128)), s = Array.from({ length: 24 }, () => f.local(V128));
+  const y = Array.from({ length: 16 }, () => f.local(V128)), t = Array.from({ length: 4 }, () => f.local(V128));
+  const k = constants(f, [2, 4, 8]);
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(m).op(Op.i32_add).set(src);
+      for (let xi = 0; xi < 36; xi++) {
+        f.get(src).simdMem(LOAD, 2).set(v[xi]);
+        if (xi < 35) f.get(src).get(xs).op(Op.i32_add).set(src);
+      }
+      // s = Aᵀ M (down each column, 4 rows), then y = s A (along each row, 4 columns)
+      for (let j = 0; j < 6; j++) {
+        outputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => v[i * 6 + j]), [0, 1, 2, 3].map((i) => s[i * 6 + j]), t);
+      }
+      for (let i = 0; i < 4; i++) outputRows(f, k, s.slice(i * 6, i * 6 + 6), y.slice(i * 4, i * 4 + 4), t);
+      for (let i = 0; i < 4; i++) {
+        // row 4ty + i, columns 4tx .. 4tx + 15: y[i][0..3] (lanes = tiles) transposed to one vector per tile
+        const r = y.slice(i * 4, i * 4 + 4);
+        f.get(r[0]).get(r[1]).shuffle32(T4A).set(v[0]).get(r[2]).get(r[3]).shuffle32(T4A).set(v[1]);
+        f.get(r[0]).get(r[1]).shuffle32(T4B).set(v[2]).get(r[2]).get(r[3]).shuffle32(T4B).set(v[3]);
+        f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+        f.i32(4).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
+        f.get(row).get(v[0]).get(v[1]).shuffle32(T4C).simdMem(STORE, 2);
+        f.get(row).get(v[0]).get(v[1]).shuffle32(T4D).simdMem(STORE, 2, 16);
+        f.get(row).get(v[2]).get(v[3]).shuffle32(T4C).simdMem(STORE, 2, 32);
+        f.get(row).get(v[2]).get(v[3]).shuffle32(T4D).simdMem(STORE, 2, 48);
+      }
+    });
+  });
+  return f;
+}
+
+/** r = A a for the 4-point gradient transform (A = Aᵀ's transpose, 6 outputs; r[0] = a[0], r[5] = a[3]). */
+function gradRows(f: FuncBuilder, k: Map<number, number>, a: number[], r: number[], t: number[]): void {
+  const [e, o] = t;
+  f.get(a[0]).set(r[0]).get(a[3]).set(r[5]);
+  f.get(a[0]).get(a[2]).simd(ADD).set(e).get(a[1]).get(a[3]).simd(ADD).set(o);
+  f.get(e).get(o).simd(ADD).set(r[1]).get(e).get(o).simd(SUB).set(r[2]); // a0 + a2 ± (a1 + a3)
+  f.get(a[0]).get(a[2]).get(k.get(4)!).simd(MUL).simd(ADD).set(e);
+  f.get(a[1]).get(k.get(2)!).simd(MUL).get(a[3]).get(k.get(8)!).simd(MUL).simd(ADD).set(o);
+  f.get(e).get(o).simd(ADD).set(r[3]).get(e).get(o).simd(SUB).set(r[4]); // a0 + 4a2 ± (2a1 + 8a3)
+}
+
+/**
+ * `gT4(gp, TH, TW4, z, xiStride)`: as `gT` for F(4x4, 3x3): for the output-gradient
+ * plane at gp (rows of 4·TW4 floats), tile (ty, tx) = the 4x4 block at rows 4ty..,
+ * columns 4tx..: Z = A dY Aᵀ (6x6) stored as Z_ξ at z + ξ·xiStride + (ty·TW4 + tx)·4 bytes.
+ */
+function gradTransform4(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [gp, TH, TW4, z, xs] = [0, 1, 2, 3, 4];
+  const ty = f.local(I32), tx = f.local(I32), row = f.local(I32), dst = f.local(I32);
+  const q = Array.from({ length: 4 }, () => f.local(V128)), s = Array.from({ length: 4 }, () => f.local(V128));
+  const c = Array.from({ length: 16 }, () => f.local(V128)), r = Array.from({ length: 24 }, () => f.local(V128));
+  const zz = Array.from({ length: 36 }, () => f.local(V128));
+  const k = constants(f, [2, 4, 8]);
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
+    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
+      for (let i = 0; i < 4; i++) {
+        // row 4ty + i, columns 4tx .. 4tx + 15 transposed: c[i][j] = column j of the four tiles
+        f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+        f.i32(4).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
+        for (let j = 0; j < 4; j++) f.get(row).simdMem(LOAD, 2, 16 * j).set(q[j]);
+        f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
+        f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
+        const ci = c.slice(i * 4, i * 4 + 4);
+        f.get(s[0]).get(s[1]).shuffle32(T4C).set(ci[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(ci[1]);
+        f.get(s[2]).get(s[3]).shuffle32(T4C).set(ci[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(ci[3]);
+      }
+      // R = dY Aᵀ (along each row: 4 rows x 6), then Z = A R (down each column)
+      for (let i = 0; i < 4; i++) gradRows(f, k, c.slice(i * 4, i * 4 + 4), r.slice(i * 6, i * 6 + 6), s);
+      for (let j = 0; j < 6; j++) {
+        gradRows(f, k, [0, 1, 2, 3].map((i) => r[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => zz[i * 6 + j]), s);
+      }
+      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(z).op(Op.i32_add).set(dst);
+      for (let xi = 0; xi < 36; xi++) {
+        f.get(dst).get(zz[xi]).simdMem(STORE, 2);
+        if (xi < 35) f.get(dst).get(xs).op(Op.i32_add).set(dst);
+      }
+    });
+  });
+  return f;
+}
+
 /** `crop(src, Ws, dst, Wd, rows)`: rows of Wd floats from a plane of row length Ws to a dense plane. */
 function cropFunction(): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
@@ -253,6 +438,9 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(padFunction(), "pad");
   m.func(inputTransform(), "inT");
   m.func(outputTransform(), "outT");
+  m.func(inputTransform4(), "inT4");
+  m.func(outputTransform4(), "outT4");
+  m.func(gradTransform4(), "gT4");
   m.func(cropFunction(), "crop");
   m.func(gradTransform(), "gT");
   m.func(stridedFunction(), "strided");
@@ -262,8 +450,8 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 }
 
 // params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
-// OX, SCR, scratchStride, VS, MS, D1, D2] (VS, MS: floats between the ξ blocks of V and M; D1, D2 the
-// dilations). Modes: 0 pad + input transform per input plane; 1 output transform + crop per output plane;
+// OX, SCR, scratchStride, VS, MS, D1, D2, m] (VS, MS: floats between the ξ blocks of V and M; D1, D2 the
+// dilations; m the output tile size, 2 or 4). Modes: 0 pad + input transform per input plane; 1 output transform + crop per output plane;
 // 2 (weight gradient) pad + the output gradient's transform per output-gradient plane (read at OX, written
 // to M). A dilated convolution is D1·D2 undilated ones, one per phase (ry, rx) of the output (rows ry + D1·a,
 // columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
@@ -271,10 +459,12 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 const WORK_SETUP = `
   return (P, t, T) => {
     const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS,
-      D1, D2] = P;
+      D1, D2, m] = P;
     const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), TP = TH * TW4;
-    const tiles = D1 * D2 * TP, phased = D1 * D2 > 1;
-    const Hpd = 2 * TH + 2, Wpd = 2 * TW4 + 2, W2 = 2 * TW4, scr = SCR + t * SS;
+    const tiles = D1 * D2 * TP, phased = D1 * D2 > 1, MM = m * m;
+    const inT = m === 4 ? exports.inT4 : exports.inT, outT = m === 4 ? exports.outT4 : exports.outT;
+    const gT = m === 4 ? exports.gT4 : exports.gT;
+    const Hpd = m * TH + 2, Wpd = m * TW4 + 2, Wm = m * TW4, scr = SCR + t * SS;
     // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
     const HF = D1 * Hpd, WF = D2 * Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
     const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
@@ -284,47 +474,47 @@ const WORK_SETUP = `
         const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, WF - p2));
         const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, HF - p1));
         exports.pad((XIN + u * S1 * S2) * 4, S2, full * 4, WF, HF * WF, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
-        if (!phased) exports.inT(scr * 4, Wpd, TH, TW4, v * 4, VS * 4);
+        if (!phased) inT(scr * 4, Wpd, TH, TW4, v * 4, VS * 4);
         else {
           for (let ry = 0; ry < D1; ry++) {
             for (let rx = 0; rx < D2; rx++) {
               exports.strided((full + ry * WF + rx) * 4, D1 * WF * 4, D2 * 4, scr * 4, Wpd * 4, 4, Hpd, Wpd);
-              exports.inT(scr * 4, Wpd, TH, TW4, (v + (ry * D2 + rx) * TP) * 4, VS * 4);
+              inT(scr * 4, Wpd, TH, TW4, (v + (ry * D2 + rx) * TP) * 4, VS * 4);
             }
           }
         }
       } else if (mode === 2) {
         const i = Math.floor(u / Cout), co = u % Cout, g = OX + u * O1 * O2, z = M + co * Pp + i * tiles;
         if (!phased) {
-          exports.pad(g * 4, O2, scr * 4, W2, 2 * TH * W2, 0, 0, 0, O1, 0, O2);
-          exports.gT(scr * 4, TH, TW4, z * 4, MS * 4);
+          exports.pad(g * 4, O2, scr * 4, Wm, m * TH * Wm, 0, 0, 0, O1, 0, O2);
+          gT(scr * 4, TH, TW4, z * 4, MS * 4);
         } else {
           for (let ry = 0; ry < D1; ry++) {
             for (let rx = 0; rx < D2; rx++) {
-              exports.pad(0, 0, scr * 4, W2, 2 * TH * W2, 0, 0, 0, 0, 0, 0); // (no rows: zero the plane)
+              exports.pad(0, 0, scr * 4, Wm, m * TH * Wm, 0, 0, 0, 0, 0, 0); // (no rows: zero the plane)
               const rows = count(O1, ry, D1), cols = count(O2, rx, D2);
-              exports.strided((g + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, W2 * 4, 4, rows, cols);
-              exports.gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
+              exports.strided((g + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, Wm * 4, 4, rows, cols);
+              gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
             }
           }
         }
       } else {
-        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * 4 * tiles, m = M + co * Pp + i * tiles;
+        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * MM * tiles, mu = M + co * Pp + i * tiles;
         const y = OX + u * O1 * O2;
         if (!phased) {
-          exports.outT(m * 4, MS * 4, TH, TW4, plane * 4);
-          exports.crop(plane * 4, W2, y * 4, O2, O1);
+          outT(mu * 4, MS * 4, TH, TW4, plane * 4);
+          exports.crop(plane * 4, Wm, y * 4, O2, O1);
         } else {
           for (let ry = 0; ry < D1; ry++) {
             for (let rx = 0; rx < D2; rx++) {
               const ph = ry * D2 + rx, rows = count(O1, ry, D1), cols = count(O2, rx, D2);
-              exports.outT((m + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * 4 * TP) * 4);
+              outT((mu + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * MM * TP) * 4);
               if (D2 !== 2) {
-                exports.strided((plane + ph * 4 * TP) * 4, W2 * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
+                exports.strided((plane + ph * MM * TP) * 4, Wm * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
               } else if (rx === 1) {
                 // both column phases of output rows ry + D1·a, interleaved
-                const a = (plane + (ph - 1) * 4 * TP) * 4;
-                exports.zip2(a, a + 16 * TP, W2 * 4, (y + ry * O2) * 4, D1 * O2 * 4, rows, count(O2, 0, 2), cols);
+                const a = (plane + (ph - 1) * MM * TP) * 4;
+                exports.zip2(a, a + 4 * MM * TP, Wm * 4, (y + ry * O2) * 4, D1 * O2 * 4, rows, count(O2, 0, 2), cols);
               }
             }
           }
@@ -349,31 +539,30 @@ function runtime(memory: WebAssembly.Memory) {
 
 onShutdownThreads(() => pool.close());
 
-/** Floats of heap per chunk of images (transformed input and products dominate). */
-export const winogradTuning: { budget: number } = { budget: 1 << 23 };
+/** Floats of heap per chunk of images (transformed input and products dominate); the output tile (0: automatic). */
+export const winogradTuning: { budget: number; tile: 0 | 2 | 4 } = { budget: 1 << 23, tile: 0 };
 
-/** Whether Winograd F(2x2, 3x3) applies: 2-D 3x3, unit stride, any dilation (by phases), one group. */
+/** Whether the Winograd kernels apply: 2-D 3x3, unit stride, any dilation (by phases), one group. */
 export function winogradApplies(q: Geo3): boolean {
   return HAS_SIMD && q.G === 1 && q.K[0] === 1 && q.K[1] === 3 && q.K[2] === 3 && q.S[0] === 1 && q.O[0] === 1 &&
     q.stride.every((s) => s === 1);
 }
 
-/** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3). */
-function filterTransform(w: Float32Array, Cout: number, Cin: number, H: Float32Array, at: number): void {
-  const G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-  const tmp = new Float64Array(12);
+/** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3; G is (m + 2) x 3). */
+function filterTransform(w: Float32Array, Cout: number, Cin: number, G: number[][], H: Float32Array, at: number): void {
+  const n = G.length, tmp = new Float64Array(n * 3);
   for (let co = 0; co < Cout; co++) {
     for (let ci = 0; ci < Cin; ci++) {
       const g = (co * Cin + ci) * 9;
-      for (let i = 0; i < 4; i++) {
+      for (let i = 0; i < n; i++) {
         for (let j = 0; j < 3; j++) {
           tmp[i * 3 + j] = G[i][0] * w[g + j] + G[i][1] * w[g + 3 + j] + G[i][2] * w[g + 6 + j];
         }
       }
-      for (let i = 0; i < 4; i++) {
-        for (let j = 0; j < 4; j++) {
+      for (let i = 0; i < n; i++) {
+        for (let j = 0; j < n; j++) {
           const v = tmp[i * 3] * G[j][0] + tmp[i * 3 + 1] * G[j][1] + tmp[i * 3 + 2] * G[j][2];
-          H[at + ((i * 4 + j) * Cout + co) * Cin + ci] = v;
+          H[at + ((i * n + j) * Cout + co) * Cin + ci] = v;
         }
       }
     }
@@ -384,8 +573,28 @@ const al16 = (n: number) => (n + 15) & ~15;
 // ξ blocks a cache line off a multiple of 4 KiB apart: the 16 streams of a transform must not share cache sets
 const skew = (n: number) => al16(n) + (al16(n) % 1024 === 0 ? 16 : 0);
 
-/** Tiles of the output (2x2 each, tile columns padded to a multiple of 4) and images per chunk. */
+/** Tile rows and columns (padded to a multiple of 4) of one dilation phase's ceil(O / d) outputs per axis. */
+function tileGrid(q: Geo3, m: number): { TH: number; TW4: number } {
+  const P1 = Math.ceil(q.O[1] / q.dil[1]), P2 = Math.ceil(q.O[2] / q.dil[2]);
+  return { TH: Math.ceil(P1 / m), TW4: Math.ceil(Math.ceil(P2 / m) / 4) * 4 };
+}
+
+/**
+ * The output tile size of the forward transform: F(4x4, 3x3) (36 products per 16 outputs) unless
+ * padding the planes to 4x4 tiles costs more products than F(2x2, 3x3)'s 16 per 4 outputs.
+ */
+function forwardTile(q: Geo3): number {
+  const cost = (m: number) => {
+    const { TH, TW4 } = tileGrid(q, m);
+    return (m + 2) ** 2 * TH * TW4;
+  };
+  return winogradTuning.tile || (cost(4) < cost(2) ? 4 : 2);
+}
+
+/** Tiles of the output (m x m each, tile columns padded to a multiple of 4) and images per chunk. */
 interface Tiling {
+  /** output tile size: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
+  m: number;
   TH: number;
   TW4: number;
   tiles: number;
@@ -397,13 +606,12 @@ interface Tiling {
   T: number;
 }
 
-function tiling(q: Geo3, perImage: (tiles: number) => number): Tiling {
-  // per dilation phase: ceil(O / d) outputs along each axis
-  const [d1, d2] = [q.dil[1], q.dil[2]], P1 = Math.ceil(q.O[1] / d1), P2 = Math.ceil(q.O[2] / d2);
-  const TH = Math.ceil(P1 / 2), TW4 = Math.ceil(Math.ceil(P2 / 2) / 4) * 4, tiles = d1 * d2 * TH * TW4;
-  const plane = (2 * TH + 2) * (2 * TW4 + 2);
+function tiling(q: Geo3, m: number, perImage: (tiles: number) => number): Tiling {
+  const { TH, TW4 } = tileGrid(q, m), [d1, d2] = [q.dil[1], q.dil[2]], tiles = d1 * d2 * TH * TW4;
+  const plane = (m * TH + 2) * (m * TW4 + 2);
   const nb = Math.max(1, Math.min(q.N, Math.floor(winogradTuning.budget / perImage(tiles))));
   return {
+    m,
     TH,
     TW4,
     tiles,
@@ -480,6 +688,7 @@ function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Region
     r.MS,
     q.dil[1],
     q.dil[2],
+    t.m,
   ];
 }
 
@@ -498,19 +707,21 @@ export function winogradForward(
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
   const Mp = Math.ceil(Cout / gemmTileRows(Cout)) * gemmTileRows(Cout);
+  const m = forwardTile(q), XI = (m + 2) ** 2;
   const tl = tiling(
     q,
-    (tiles) => 16 * (Cin + Mp) * tiles + Cout * 4 * tiles + (Cin * S1 + Cout * O1) * Math.max(S2, O2),
+    m,
+    (tiles) => XI * (Cin + Mp) * tiles + Cout * m * m * tiles + (Cin * S1 + Cout * O1) * Math.max(S2, O2),
   );
   const { tiles, nb, Pmax, planeIn, T } = tl;
   const al = al16;
-  const U = 64, XIN = U + al(16 * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + 16 * skew(Cin * Pmax);
-  const OP = M + 16 * skew(Mp * Pmax), OX = OP + al(nb * Cout * 4 * tiles), SCR = OX + al(nb * Cout * O1 * O2);
+  const U = 64, XIN = U + al(XI * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + XI * skew(Cin * Pmax);
+  const OP = M + XI * skew(Mp * Pmax), OX = OP + al(nb * Cout * m * m * tiles), SCR = OX + al(nb * Cout * O1 * O2);
   const free = SCR + T * planeIn;
   const tr = transforms(free, T);
   if (!tr) return false;
   const { memory } = tr;
-  filterTransform(w, Cout, Cin, new Float32Array(memory.buffer), U);
+  filterTransform(w, Cout, Cin, m === 4 ? G4 : G2, new Float32Array(memory.buffer), U);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
     new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
@@ -519,7 +730,7 @@ export function winogradForward(
     tr.run(transformJob(0, m * Cin, q, tl, at));
     // tiles past the last image's (Pp padding) multiply stale data; their products are never read
     if (
-      !gemmInHeap(16, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, VS, Pp, false, M, MS, Pp, false, free)
+      !gemmInHeap(XI, Cout, Pp, Cin, U, Cout * Cin, Cin, false, V, VS, Pp, false, M, MS, Pp, false, free)
     ) {
       return false;
     }
@@ -546,11 +757,12 @@ export function winogradGradWeight(
 ): boolean {
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
-  const tl = tiling(q, (tiles) => 16 * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2);
+  const mt = forwardTile(q), XI = (mt + 2) ** 2;
+  const tl = tiling(q, mt, (tiles) => XI * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2);
   const { tiles, nb, Pmax, planeIn, T } = tl, al = al16;
   const mr = gemmTileRows(Cout), Mp = Math.ceil(Cout / mr) * mr, ldc = Math.ceil(Cin / NR) * NR;
-  const C = 64, CS = skew(Mp * ldc), XIN = C + 16 * CS, OX = XIN + al(nb * Cin * S1 * S2);
-  const V = OX + al(nb * Cout * O1 * O2), Z = V + 16 * skew(Cin * Pmax), SCR = Z + 16 * skew(Cout * Pmax);
+  const C = 64, CS = skew(Mp * ldc), XIN = C + XI * CS, OX = XIN + al(nb * Cin * S1 * S2);
+  const V = OX + al(nb * Cout * O1 * O2), Z = V + XI * skew(Cin * Pmax), SCR = Z + XI * skew(Cout * Pmax);
   const free = SCR + T * planeIn;
   const tr = transforms(free, T);
   if (!tr) return false;
@@ -567,21 +779,21 @@ export function winogradGradWeight(
     tr.run(transformJob(0, m * Cin, q, tl, at));
     tr.run(transformJob(2, m * Cout, q, tl, at));
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
-    if (!gemmInHeap(16, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
+    if (!gemmInHeap(XI, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
   }
-  // dW[co][ci] = Gᵀ M G (3x3 from 4x4)
-  const H = new Float32Array(memory.buffer), G = [[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]];
-  const mm = new Float64Array(16);
+  // dW[co][ci] = Gᵀ M G (3x3 from (m + 2) x (m + 2))
+  const H = new Float32Array(memory.buffer), G = mt === 4 ? G4 : G2, n = mt + 2;
+  const mm = new Float64Array(XI);
   for (let co = 0; co < Cout; co++) {
     for (let ci = 0; ci < Cin; ci++) {
-      for (let xi = 0; xi < 16; xi++) mm[xi] = H[C + xi * CS + co * ldc + ci];
+      for (let xi = 0; xi < XI; xi++) mm[xi] = H[C + xi * CS + co * ldc + ci];
       const d = (co * Cin + ci) * 9;
       for (let a = 0; a < 3; a++) {
         for (let b = 0; b < 3; b++) {
           let v = 0;
-          for (let i = 0; i < 4; i++) {
+          for (let i = 0; i < n; i++) {
             let row = 0;
-            for (let j = 0; j < 4; j++) row += mm[i * 4 + j] * G[j][b];
+            for (let j = 0; j < n; j++) row += mm[i * n + j] * G[j][b];
             v += G[i][a] * row;
           }
           dw[d + a * 3 + b] = v;

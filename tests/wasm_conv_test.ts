@@ -257,13 +257,13 @@ Deno.test("wasm conv: forced direct and float64 run the JS reference exactly; fo
   for (let i = 0; i < 3; i++) assertEquals(got64[i], ref64[i], `float64 output ${i}`);
 });
 
-Deno.test("wasm conv: Winograd F(2x2, 3x3) forward, input gradient and weight gradient equal the JS reference", () => {
-  const prev = { ...convTuning }, prevBudget = winogradTuning.budget;
+Deno.test("wasm conv: Winograd F(2x2, 3x3) and F(4x4, 3x3) forward, input and weight gradients equal the JS reference", () => {
+  const prev = { ...convTuning }, prevWino = { ...winogradTuning };
   try {
     Object.assign(convTuning, { winogradMinChannels: 0, winogradMinPixels: 0 });
     let seed = 700;
-    for (const budget of [1, 20000, 1 << 23]) {
-      winogradTuning.budget = budget; // one image per chunk, a few, all
+    for (const [budget, tile] of [[1, 2], [20000, 2], [1 << 23, 2], [1, 4], [20000, 4], [1 << 23, 4]] as const) {
+      Object.assign(winogradTuning, { budget, tile }); // one image per chunk, a few, all
       for (
         const [N, Cin, Cout, S, pad] of [
           [3, 3, 5, [7, 9], 1],
@@ -274,7 +274,11 @@ Deno.test("wasm conv: Winograd F(2x2, 3x3) forward, input gradient and weight gr
           [2, 16, 9, [17, 10], 1],
         ] as [number, number, number, number[], ConvPadding][]
       ) {
-        compare({ r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad } }, seed++, `winograd ${budget} S${S}`);
+        compare(
+          { r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad } },
+          seed++,
+          `winograd F${tile} ${budget} S${S}`,
+        );
       }
       // dilated: one undilated Winograd convolution per dilation phase (output sizes not multiples of the dilation,
       // phases without outputs, per-axis dilations, negative transposed padding in the input gradient)
@@ -289,12 +293,47 @@ Deno.test("wasm conv: Winograd F(2x2, 3x3) forward, input gradient and weight gr
         ] as [number, number, number, number[], number | number[], ConvPadding][]
       ) {
         const c = { r: 2, N, Cin, Cout, S, K: [3, 3], opts: { padding: pad, dilation: dil } };
-        compare(c, seed++, `dilated winograd ${budget} S${S} d${dil}`);
+        compare(c, seed++, `dilated winograd F${tile} ${budget} S${S} d${dil}`);
       }
     }
   } finally {
     Object.assign(convTuning, prev);
-    winogradTuning.budget = prevBudget;
+    Object.assign(winogradTuning, prevWino);
+  }
+});
+
+Deno.test("wasm conv: Winograd float32 results stay within the documented error of the float64 reference", () => {
+  const prev = { ...winogradTuning };
+  try {
+    const u = rng(41);
+    const x = Float64Array.from({ length: 2 * 32 * 20 * 20 }, u), w = Float64Array.from({ length: 16 * 32 * 9 }, u);
+    const gy = Float64Array.from({ length: 2 * 16 * 20 * 20 }, u);
+    const f = (x: NDArray, w: NDArray) => ts.conv2d(x, w, { padding: 1, algorithm: "winograd" });
+    const run = (dtype: "float32" | "float64") => {
+      const [y, pb] = ts.vjp(
+        f,
+        ts.array(x, { dtype }).reshape([2, 32, 20, 20]),
+        ts.array(w, { dtype }).reshape([16, 32, 3, 3]),
+      );
+      const [dx, dw] = pb(ts.array(gy, { dtype }).reshape([2, 16, 20, 20])) as NDArray[];
+      return [y, dx, dw].map((a) => Float64Array.from(a.dataSync() as ArrayLike<number>));
+    };
+    const ref = withBackend("js", () => run("float64"));
+    for (const [tile, bound] of [[2, 2e-6], [4, 2e-5]] as const) {
+      winogradTuning.tile = tile;
+      const got = withBackend("wasm", () => run("float32"));
+      ["y", "dx", "dw"].forEach((n, i) => {
+        let err = 0, max = 0;
+        for (let k = 0; k < ref[i].length; k++) {
+          err = Math.max(err, Math.abs(got[i][k] - ref[i][k]));
+          max = Math.max(max, Math.abs(ref[i][k]));
+        }
+        assert(err <= bound * max, `F${tile} ${n}: error ${err} above ${bound} of the largest output ${max}`);
+        assert(err > 0 || tile === 2, `F${tile} ${n}: exact result means the Winograd path did not run`);
+      });
+    }
+  } finally {
+    Object.assign(winogradTuning, prev);
   }
 });
 
