@@ -549,20 +549,26 @@ export function winogradApplies(q: Geo3): boolean {
 }
 
 /** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3; G is (m + 2) x 3). */
-function filterTransform(w: Float32Array, Cout: number, Cin: number, G: number[][], H: Float32Array, at: number): void {
-  const n = G.length, tmp = new Float64Array(n * 3);
+function filterTransform(
+  w: Float32Array,
+  Cout: number,
+  Cin: number,
+  rows: number[][],
+  H: Float32Array,
+  at: number,
+): void {
+  const n = rows.length, G = rows.flat(), tmp = new Float64Array(n * 3);
   for (let co = 0; co < Cout; co++) {
     for (let ci = 0; ci < Cin; ci++) {
       const g = (co * Cin + ci) * 9;
       for (let i = 0; i < n; i++) {
-        for (let j = 0; j < 3; j++) {
-          tmp[i * 3 + j] = G[i][0] * w[g + j] + G[i][1] * w[g + 3 + j] + G[i][2] * w[g + 6 + j];
-        }
+        const a = G[i * 3], b = G[i * 3 + 1], c = G[i * 3 + 2];
+        for (let j = 0; j < 3; j++) tmp[i * 3 + j] = a * w[g + j] + b * w[g + 3 + j] + c * w[g + 6 + j];
       }
       for (let i = 0; i < n; i++) {
+        const t0 = tmp[i * 3], t1 = tmp[i * 3 + 1], t2 = tmp[i * 3 + 2];
         for (let j = 0; j < n; j++) {
-          const v = tmp[i * 3] * G[j][0] + tmp[i * 3 + 1] * G[j][1] + tmp[i * 3 + 2] * G[j][2];
-          H[at + ((i * n + j) * Cout + co) * Cin + ci] = v;
+          H[at + ((i * n + j) * Cout + co) * Cin + ci] = t0 * G[j * 3] + t1 * G[j * 3 + 1] + t2 * G[j * 3 + 2];
         }
       }
     }
@@ -781,21 +787,23 @@ export function winogradGradWeight(
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
     if (!gemmInHeap(XI, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
   }
-  // dW[co][ci] = Gᵀ M G (3x3 from (m + 2) x (m + 2))
-  const H = new Float32Array(memory.buffer), G = mt === 4 ? G4 : G2, n = mt + 2;
-  const mm = new Float64Array(XI);
+  // dW[co][ci] = Gᵀ (M G) (3x3 from (m + 2) x (m + 2))
+  const H = new Float32Array(memory.buffer), G = (mt === 4 ? G4 : G2).flat(), n = mt + 2;
+  const mg = new Float64Array(n * 3);
   for (let co = 0; co < Cout; co++) {
     for (let ci = 0; ci < Cin; ci++) {
-      for (let xi = 0; xi < XI; xi++) mm[xi] = H[C + xi * CS + co * ldc + ci];
-      const d = (co * Cin + ci) * 9;
+      const at = C + co * ldc + ci, d = (co * Cin + ci) * 9;
+      for (let i = 0; i < n; i++) {
+        for (let b = 0; b < 3; b++) {
+          let v = 0;
+          for (let j = 0; j < n; j++) v += H[at + (i * n + j) * CS] * G[j * 3 + b];
+          mg[i * 3 + b] = v;
+        }
+      }
       for (let a = 0; a < 3; a++) {
         for (let b = 0; b < 3; b++) {
           let v = 0;
-          for (let i = 0; i < n; i++) {
-            let row = 0;
-            for (let j = 0; j < n; j++) row += mm[i * n + j] * G[j][b];
-            v += G[i][a] * row;
-          }
+          for (let i = 0; i < n; i++) v += G[i * 3 + a] * mg[i * 3 + b];
           dw[d + a * 3 + b] = v;
         }
       }
