@@ -5,8 +5,12 @@
 // is dispatched by writing its family and thread count, then bumping a
 // generation counter in a SharedArrayBuffer (Atomics.notify); it is joined by
 // counting down (Atomics.wait on the calling thread, which takes share 0
-// itself). One set, not one per family: idle workers poll briefly for the
-// next job, and pollers of several families would compete for the cores.
+// itself). A worker claims its share first (compare-and-swap on its slot);
+// the calling thread, done with share 0, takes every share still unclaimed
+// and runs it itself, so a worker that is asleep or descheduled (two cores
+// shared with the engine's compiler and GC threads) delays nobody. One set,
+// not one per family: idle workers poll briefly for the next job, and
+// pollers of several families would compete for the cores.
 //
 // Workers are node:worker_threads workers started from source text (no file
 // and no permission needed) and unref'd, so an idle pool never keeps a
@@ -15,7 +19,9 @@
 // (receiveMessageOnPort) when a job names a family they have not built yet.
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 
-const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4, FAMILY = 5;
+// CLAIM + t: share t's state for the current job: the job's generation while open, TAKEN once its
+// worker claimed it, STOLEN once the calling thread took it over.
+const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4, FAMILY = 5, CLAIM = 8, TAKEN = -1, STOLEN = -2;
 /** Slots of the shared Float64Array that carries a job's parameters. */
 export const PARAM_SLOTS = 64;
 const SPIN = 20000;
@@ -64,7 +70,8 @@ for (;;) {
   const T = Atomics.load(ctrl, ${NT}), f = Atomics.load(ctrl, ${FAMILY});
   if (Atomics.load(ctrl, ${GEN}) !== gen) continue; // a newer job is being written: take that one
   last = gen;
-  if (id < T) {
+  // the share is ours unless the calling thread took it over (or a newer job reopened the slot)
+  if (id < T && Atomics.compareExchange(ctrl, ${CLAIM} + id, gen, ${TAKEN}) === gen) {
     try {
       // f < 0: only build family -1 - f (a registration check)
       const work = familyWork(f < 0 ? -1 - f : f);
@@ -86,7 +93,7 @@ interface Family {
 
 /** The shared workers: thread ids 1..size, and every family registered with them. */
 class Workers {
-  readonly ctrl = new Int32Array(new SharedArrayBuffer(64));
+  readonly ctrl: Int32Array<SharedArrayBuffer>;
   readonly params = new Float64Array(new SharedArrayBuffer(PARAM_SLOTS * 8));
   readonly #workers: Worker[] = [];
   readonly #ports: MessagePort[] = [];
@@ -95,6 +102,7 @@ class Workers {
 
   /** Starts `size` workers and blocks until they are ready (or throws). */
   constructor(readonly size: number) {
+    this.ctrl = new Int32Array(new SharedArrayBuffer((CLAIM + size + 1) * 4));
     for (let id = 1; id <= size; id++) {
       const { port1, port2 } = new MessageChannel();
       const w = new Worker(WORKER_SRC, {
@@ -128,8 +136,11 @@ class Workers {
     return id;
   }
 
-  /** Runs family f's job on T threads (T - 1 workers plus the caller, which runs `share0`). */
-  run(f: number, T: number, share0: () => void): void {
+  /**
+   * Runs family f's job on T threads: the caller runs `share(0)`, then `share(t)` for every share t
+   * no worker has claimed yet (f < 0, a registration check, waits for every worker instead).
+   */
+  run(f: number, T: number, share: (t: number) => void): void {
     if (this.closed) throw new Error("WasmThreadPool: run after close");
     T = Math.min(T, this.size + 1);
     const c = this.ctrl;
@@ -140,11 +151,18 @@ class Workers {
     Atomics.store(c, FAMILY, f);
     Atomics.store(c, ERROR, 0);
     Atomics.store(c, PENDING, T - 1);
-    Atomics.store(c, GEN, (writing + 1) & 0x3fffffff);
+    const gen = (writing + 1) & 0x3fffffff;
+    for (let t = 1; t < T; t++) Atomics.store(c, CLAIM + t, gen);
+    Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
     let err: unknown = null;
     try {
-      share0();
+      share(0);
+      for (let t = 1; t < T && f >= 0; t++) {
+        if (Atomics.compareExchange(c, CLAIM + t, gen, STOLEN) !== gen) continue;
+        Atomics.sub(c, PENDING, 1);
+        share(t);
+      }
     } catch (e) {
       err = e;
     }
@@ -213,10 +231,13 @@ export class WasmThreadPool {
     return this.#current().size;
   }
 
-  /** Runs a job on T threads; its parameters must already be in `params`. */
-  run(T: number, share0: () => void): void {
+  /**
+   * Runs a job on T threads; its parameters must already be in `params`. The calling thread runs
+   * `share(0)` and every share a worker has not claimed by then (`share(t)` must do thread t's part).
+   */
+  run(T: number, share: (t: number) => void): void {
     if (this.#closed) throw new Error("WasmThreadPool: run after close");
-    this.#current().run(this.#family, T, share0);
+    this.#current().run(this.#family, T, share);
   }
 
   /** Drops this family's handle (the shared workers keep serving the others). */

@@ -147,7 +147,7 @@ export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: 
     const params = p ? p.params : localParams;
     params.set([units, Cin, Ksz, C, Mp * ld, ld, DX, Ssz, ...at, q.K[0], q.K[1], q.K[2], q.O[0], q.O[1]]);
     params.set([q.S[1], q.S[2], q.stride[2], q.O[2]], 18);
-    if (p) p.run(T, () => r.work(params, 0, T));
+    if (p) p.run(T, (t) => r.work(params, t, T));
     else r.work(params, 0, 1);
     dx.set(new Float32Array(memory.buffer, DX * 4, m * Cin * Ssz), n0 * Cin * Ssz);
   }

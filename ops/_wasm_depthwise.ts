@@ -389,7 +389,7 @@ export function depthwiseWasm(
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
-  if (p) p.run(T, () => r.work(params, 0, T));
+  if (p) p.run(T, (t) => r.work(params, t, T));
   else r.work(params, 0, 1);
   return new Float32Array(r.memory.buffer, OUT * 4, outLen).slice();
 }

@@ -431,7 +431,7 @@ export function encodeJob(j: GemmJob, out: Float64Array): void {
  */
 export type GemmRun = (job: Float64Array, t: number, T: number, after?: () => void) => void;
 
-/** The two steps of a job: `prepack` (calling thread, once), then `run` on every thread. */
+/** A job on one thread: `prepack`, then `run`; on several, `run` on each (the threads pack the shared operand). */
 export interface GemmDriver {
   prepack(job: Float64Array): void;
   run: GemmRun;
@@ -490,36 +490,46 @@ export function makeGemmDriver(
     else packBGather(b0, g.bTbl * 4, (g.bTbl + g.K + jp * NR) * 4, g.K, cols, dst);
   }
 
-  /** Pack share t of T of the shared operand's panels (all of them for t = 0, T = 1). */
-  function prepack(job: Float64Array, t = 0, T = 1): void {
-    const g = geometry(job);
-    const { batch, M, N, K, mr, mt, nt } = g;
-    // A batch stride of 0 (an operand shared by the whole batch) is packed once.
-    const copies = (g.byRows ? job[9] : job[5]) === 0 ? 1 : batch, per = g.byRows ? nt : mt;
-    const total = copies * per, q0 = Math.floor((total * t) / T), q1 = Math.floor((total * (t + 1)) / T);
-    for (let q = q0; q < q1; q++) {
-      const b = Math.floor(q / per), i = q - b * per;
-      if (g.byRows) {
-        const cols = Math.min(NR, N - i * NR);
-        packBPanel(g, (job[8] + b * job[9]) * 4, i, cols, (g.packed + (b * nt + i) * K * NR) * 4);
-      } else {
-        const rows = Math.min(mr, M - i * mr), a0 = (job[4] + b * job[5]) * 4;
-        g.packA(a0 + i * mr * g.ais, g.aks, g.ais, K, rows, (g.packed + (b * mt + i) * K * mr) * 4);
-      }
+  /** The shared operand's panels to pack: one per batch item unless its batch stride is 0, times panels. */
+  function panels(g: ReturnType<typeof geometry>, job: Float64Array): { total: number; per: number } {
+    const copies = (g.byRows ? job[9] : job[5]) === 0 ? 1 : g.batch, per = g.byRows ? g.nt : g.mt;
+    return { total: copies * per, per };
+  }
+
+  /** Pack panel q of the shared operand (A is shared by the batch when its stride is 0, likewise B). */
+  function packPanel(g: ReturnType<typeof geometry>, job: Float64Array, q: number, per: number): void {
+    const { N, M, K, mr, mt, nt } = g;
+    const b = Math.floor(q / per), i = q - b * per;
+    if (g.byRows) {
+      const cols = Math.min(NR, N - i * NR);
+      packBPanel(g, (job[8] + b * job[9]) * 4, i, cols, (g.packed + (b * nt + i) * K * NR) * 4);
+    } else {
+      const rows = Math.min(mr, M - i * mr), a0 = (job[4] + b * job[5]) * 4;
+      g.packA(a0 + i * mr * g.ais, g.aks, g.ais, K, rows, (g.packed + (b * mt + i) * K * mr) * 4);
     }
+  }
+
+  /** Pack every panel of the shared operand on the calling thread. */
+  function prepack(job: Float64Array): void {
+    const g = geometry(job), { total, per } = panels(g, job);
+    for (let q = 0; q < total; q++) packPanel(g, job, q, per);
   }
 
   function run(job: Float64Array, t: number, T: number, after?: () => void): void {
     if (job[25] !== 0) {
-      // the shared operand packed by every thread, then a barrier (Int32 after the chunk counter)
-      prepack(job, t, T);
+      // the shared operand packed by whichever threads are running (panels claimed from a counter), then
+      // a wait until every panel is packed (Int32s after the chunk counter: panels done, panels claimed)
+      const g = geometry(job), { total, per } = panels(g, job);
       if (I.buffer !== memory.buffer) I = new Int32Array(memory.buffer);
-      const bar = job[21] + 1;
-      Atomics.add(I, bar, 1);
-      for (let s = 1, until = 0; Atomics.load(I, bar) < T; s++) {
+      const done = job[21] + 1, claim = job[21] + 2;
+      for (let q; (q = Atomics.add(I, claim, 1)) < total;) {
+        packPanel(g, job, q, per);
+        Atomics.add(I, done, 1);
+      }
+      for (let s = 1, until = 0; Atomics.load(I, done) < total; s++) {
         if ((s & 0xfffff) !== 0) continue;
         until ||= performance.now() + 10000;
-        if (performance.now() > until) throw new Error("gemm: a thread never reached the packing barrier");
+        if (performance.now() > until) throw new Error("gemm: a packing thread never finished its panel");
       }
     }
     const g = geometry(job);
@@ -822,14 +832,14 @@ function launch(r: Runtime, sp: Split, job: GemmJob, after?: () => void): void {
   const params = sp.pool ? sp.pool.params : job64;
   encodeJob(job, params);
   const I = new Int32Array(r.memory.buffer);
-  I[0] = I[1] = 0; // chunk counter, packing barrier
+  I[0] = I[1] = I[2] = 0; // chunk counter, panels packed, panels claimed
   if (!sp.pool) {
     r.driver.prepack(params);
     r.driver.run(params, 0, 1);
     return;
   }
   I.fill(0, job.flags, job.flags + sp.chunks);
-  sp.pool.run(sp.T, () => r.driver.run(params, 0, sp.T, after));
+  sp.pool.run(sp.T, (t) => r.driver.run(params, t, sp.T, after));
 }
 
 /**

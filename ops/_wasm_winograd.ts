@@ -646,7 +646,7 @@ function transforms(
     finite: (at, n) => (r.exports.finite as (p: number, n: number) => number)(at * 4, n) === 1,
     run: (job) => {
       params.set(job);
-      if (p) p.run(T, () => r.work(params, 0, T));
+      if (p) p.run(T, (t) => r.work(params, t, T));
       else r.work(params, 0, 1);
     },
   };

@@ -1,7 +1,8 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import * as ts from "../mod.ts";
 import { withBackend } from "./_util.ts";
-import { HAS_RELAXED_SIMD, HAS_SIMD, sleb, uleb } from "../ops/_wasm.ts";
+import { FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, ModuleBuilder, sleb, uleb } from "../ops/_wasm.ts";
+import { WasmThreadPool } from "../ops/_pool_threads.ts";
 import {
   _threadPoolSize,
   _useRelaxedSimd,
@@ -390,5 +391,33 @@ Deno.test("gemmGatherF32: gathered B (contiguous runs, scattered columns, 4-row 
   } finally {
     tuning.threadMinFlops = prevMin;
     ts.setNumThreads(prevT);
+  }
+});
+
+Deno.test("thread pool: every share runs exactly once, also when the caller takes over a late worker's share", () => {
+  const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  const stub = new ModuleBuilder();
+  stub.importMemory({ module: "env", name: "mem", initial: 1, maximum: 1, shared: true });
+  stub.func(new FuncBuilder([], []), "noop");
+  const setup = `return (params, t) => Atomics.add(new Int32Array(memory.buffer), 8 + t, 1);`; // share t counts itself
+  const pool = new WasmThreadPool(new WebAssembly.Module(stub.bytes()), memory, setup, 3);
+  const I = new Int32Array(memory.buffer);
+  const local = new Function("exports", "memory", setup)({}, memory) as (p: Float64Array, t: number) => void;
+  try {
+    let takenOver = 0;
+    for (let job = 0; job < 300; job++) {
+      const T = 2 + (job % 3);
+      // now and then the workers fall asleep first (they poll 1 ms), so they wake late for a job this small
+      if (job % 10 === 0) Atomics.wait(I, 0, 0, 5);
+      I.fill(0, 8, 16);
+      pool.run(T, (t) => {
+        if (t > 0) takenOver++;
+        local(pool.params, t);
+      });
+      for (let t = 0; t < 4; t++) assertEquals(I[8 + t], t < T ? 1 : 0, `job ${job} on ${T} threads: share ${t}`);
+    }
+    assert(takenOver > 0, "the caller never took over a late worker's share");
+  } finally {
+    pool.close();
   }
 });
