@@ -5,10 +5,12 @@
 // is dispatched by writing its family and thread count, then bumping a
 // generation counter in a SharedArrayBuffer (Atomics.notify); it is joined by
 // counting down (Atomics.wait on the calling thread, which takes share 0
-// itself). A worker claims its share first (compare-and-swap on its slot);
-// the calling thread, done with share 0, takes every share still unclaimed
-// and runs it itself, so a worker that is asleep or descheduled (two cores
-// shared with the engine's compiler and GC threads) delays nobody. One set,
+// itself). A job is S shares, claimed one at a time from a counter by the
+// calling thread and by each worker that joined (compare-and-swap on its
+// slot); once the shares are gone the caller waits only for workers still
+// inside one and closes the others out, so a worker that is asleep or
+// descheduled (two cores shared with the engine's compiler and GC threads)
+// delays the job by at most the share it holds. One set,
 // not one per family: idle workers poll briefly for the next job, and
 // pollers of several families would compete for the cores.
 //
@@ -19,9 +21,10 @@
 // (receiveMessageOnPort) when a job names a family they have not built yet.
 import { MessageChannel, type MessagePort, Worker } from "node:worker_threads";
 
-// CLAIM + t: share t's state for the current job: the job's generation while open, TAKEN once its
-// worker claimed it, STOLEN once the calling thread took it over.
-const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4, FAMILY = 5, CLAIM = 8, TAKEN = -1, STOLEN = -2;
+// CLAIM + t: whether worker t takes part in the current job: the job's generation while open, TAKEN once
+// the worker joined, STOLEN once the calling thread closed it out (NS shares, NEXT the next unclaimed one).
+const GEN = 0, PENDING = 1, NT = 2, ERROR = 3, READY = 4, FAMILY = 5, NS = 6, NEXT = 7, CLAIM = 8;
+const TAKEN = -1, STOLEN = -2;
 /** Slots of the shared Float64Array that carries a job's parameters. */
 export const PARAM_SLOTS = 64;
 const SPIN = 20000;
@@ -70,13 +73,16 @@ for (;;) {
   const T = Atomics.load(ctrl, ${NT}), f = Atomics.load(ctrl, ${FAMILY});
   if (Atomics.load(ctrl, ${GEN}) !== gen) continue; // a newer job is being written: take that one
   last = gen;
-  // the share is ours unless the calling thread took it over (or a newer job reopened the slot)
+  // join unless the calling thread closed this worker out (or a newer job reopened the slot)
   if (id < T && Atomics.compareExchange(ctrl, ${CLAIM} + id, gen, ${TAKEN}) === gen) {
     try {
       // f < 0: only build family -1 - f (a registration check)
       const work = familyWork(f < 0 ? -1 - f : f);
       if (!work) Atomics.store(ctrl, ${ERROR}, 2);
-      else if (f >= 0) work(params, id, T);
+      else if (f >= 0) {
+        const S = Atomics.load(ctrl, ${NS});
+        for (let s; (s = Atomics.add(ctrl, ${NEXT}, 1)) < S;) work(params, s, S, id);
+      }
     } catch (e) {
       Atomics.store(ctrl, ${ERROR}, 1);
     }
@@ -137,10 +143,10 @@ class Workers {
   }
 
   /**
-   * Runs family f's job on T threads: the caller runs `share(0)`, then `share(t)` for every share t
-   * no worker has claimed yet (f < 0, a registration check, waits for every worker instead).
+   * Runs family f's job of S shares on T threads (the caller is thread 0 and runs `share(s, 0)` for the
+   * shares it claims); f < 0, a registration check, has every worker build family -1 - f instead.
    */
-  run(f: number, T: number, share: (t: number) => void): void {
+  run(f: number, T: number, share: (s: number, thread: number) => void, S = T): void {
     if (this.closed) throw new Error("WasmThreadPool: run after close");
     T = Math.min(T, this.size + 1);
     const c = this.ctrl;
@@ -151,20 +157,21 @@ class Workers {
     Atomics.store(c, FAMILY, f);
     Atomics.store(c, ERROR, 0);
     Atomics.store(c, PENDING, T - 1);
+    Atomics.store(c, NS, S);
+    Atomics.store(c, NEXT, 0);
     const gen = (writing + 1) & 0x3fffffff;
     for (let t = 1; t < T; t++) Atomics.store(c, CLAIM + t, gen);
     Atomics.store(c, GEN, gen);
     Atomics.notify(c, GEN);
     let err: unknown = null;
     try {
-      share(0);
-      for (let t = 1; t < T && f >= 0; t++) {
-        if (Atomics.compareExchange(c, CLAIM + t, gen, STOLEN) !== gen) continue;
-        Atomics.sub(c, PENDING, 1);
-        share(t);
-      }
+      if (f >= 0) { for (let s; (s = Atomics.add(c, NEXT, 1)) < S;) share(s, 0); }
     } catch (e) {
       err = e;
+    }
+    // workers that have not joined yet have nothing left to do
+    for (let t = 1; t < T && f >= 0; t++) {
+      if (Atomics.compareExchange(c, CLAIM + t, gen, STOLEN) === gen) Atomics.sub(c, PENDING, 1);
     }
     for (let s = 0; s < SPIN && Atomics.load(c, PENDING) !== 0; s++);
     for (let p; (p = Atomics.load(c, PENDING)) !== 0;) Atomics.wait(c, PENDING, p, 1000);
@@ -232,12 +239,13 @@ export class WasmThreadPool {
   }
 
   /**
-   * Runs a job on T threads; its parameters must already be in `params`. The calling thread runs
-   * `share(0)` and every share a worker has not claimed by then (`share(t)` must do thread t's part).
+   * Runs a job of S shares (default T) on T threads; its parameters must already be in `params`. Each
+   * share is claimed once, by the calling thread (`share(s, 0)`) or a worker (the family's work function
+   * with `(params, s, S, thread)`); `thread` < T names per-thread scratch.
    */
-  run(T: number, share: (t: number) => void): void {
+  run(T: number, share: (s: number, thread: number) => void, S: number = T): void {
     if (this.#closed) throw new Error("WasmThreadPool: run after close");
-    this.#current().run(this.#family, T, share);
+    this.#current().run(this.#family, T, share, S);
   }
 
   /** Drops this family's handle (the shared workers keep serving the others). */

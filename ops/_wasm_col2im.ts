@@ -88,7 +88,7 @@ const WORK_SETUP = `
   };
 `;
 
-type Work = (params: Float64Array, t: number, T: number) => void;
+type Work = (params: Float64Array, t: number, T: number, thread?: number) => void;
 let rt: { module: WebAssembly.Module; work: Work } | null = null;
 
 function runtime(memory: WebAssembly.Memory): { module: WebAssembly.Module; work: Work } {
@@ -142,12 +142,12 @@ export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: 
     if (!gemmInHeap(m, R, Osz, Cout, W, 0, R, true, GY, Cout * Osz, Osz, false, C, Mp * ld, ld, false, free)) {
       return false;
     }
-    const units = m * Cin, T = Math.min(getNumThreads(), units);
+    const units = m * Cin, T = Math.min(getNumThreads(), units), shares = Math.min(units, 4 * T);
     const p = units * R * Osz >= col2imTuning.threadMinWork ? pool.get(T) : null;
     const params = p ? p.params : localParams;
     params.set([units, Cin, Ksz, C, Mp * ld, ld, DX, Ssz, ...at, q.K[0], q.K[1], q.K[2], q.O[0], q.O[1]]);
     params.set([q.S[1], q.S[2], q.stride[2], q.O[2]], 18);
-    if (p) p.run(T, (t) => r.work(params, t, T));
+    if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
     else r.work(params, 0, 1);
     dx.set(new Float32Array(memory.buffer, DX * 4, m * Cin * Ssz), n0 * Cin * Ssz);
   }

@@ -235,7 +235,7 @@ const WORK_SETUP = `
     ex.pad(src * 4, S2, dst * 4, Wp, Hp * Wp, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
   };
   const mods = new Map();
-  return (P, t, T) => {
+  return (P, t, T, th = t) => {
     const [mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, id] = P;
     let exports = mods.get(id);
     if (!exports) {
@@ -247,7 +247,7 @@ const WORK_SETUP = `
     const H = new Float32Array(memory.buffer), K = K1 * K2, Ss = S1 * S2, Os = O1 * O2;
     // the weight gradient's unit is one filter (channel c, multiplier m), so first layers (C = 1) split too
     const units = mode === 2 ? C * Cog : N * C, u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T);
-    const scr = SCR + t * SS;
+    const scr = SCR + th * SS; // per-thread scratch
     const Hp = (O1 - 1) * s1 + (K1 - 1) * d1 + 1, Wp = (O2 - 1) * s2 + (K2 - 1) * d2 + 1;
     for (let u = u0; u < u1; u++) {
       if (mode === 0) {
@@ -295,7 +295,7 @@ interface Runtime {
   memory: WebAssembly.Memory;
   /** a module importing the memory (the workers' start-up instance) */
   stub: WebAssembly.Module;
-  work: (params: Float64Array, t: number, T: number) => void;
+  work: (params: Float64Array, t: number, T: number, thread?: number) => void;
 }
 let rt: Runtime | null = null;
 /** Module bytes per kernel size, with the id jobs name them by. */
@@ -389,7 +389,8 @@ export function depthwiseWasm(
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
-  if (p) p.run(T, (t) => r.work(params, t, T));
+  const shares = Math.min(units, 4 * T);
+  if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
   else r.work(params, 0, 1);
   return new Float32Array(r.memory.buffer, OUT * 4, outLen).slice();
 }

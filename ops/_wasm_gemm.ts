@@ -839,7 +839,7 @@ function launch(r: Runtime, sp: Split, job: GemmJob, after?: () => void): void {
     return;
   }
   I.fill(0, job.flags, job.flags + sp.chunks);
-  sp.pool.run(sp.T, (t) => r.driver.run(params, t, sp.T, after));
+  sp.pool.run(sp.T, (t) => r.driver.run(params, t, sp.T, after)); // T shares: chunks are claimed inside
 }
 
 /**

@@ -457,14 +457,14 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
 // in turn (phase ry·D2 + rx at tile offset (ry·D2 + rx)·TH·TW4), each phase gathered to a dense plane first.
 const WORK_SETUP = `
-  return (P, t, T) => {
+  return (P, t, T, th = t) => {
     const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS,
       D1, D2, m] = P;
     const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), TP = TH * TW4;
     const tiles = D1 * D2 * TP, phased = D1 * D2 > 1, MM = m * m;
     const inT = m === 4 ? exports.inT4 : exports.inT, outT = m === 4 ? exports.outT4 : exports.outT;
     const gT = m === 4 ? exports.gT4 : exports.gT;
-    const Hpd = m * TH + 2, Wpd = m * TW4 + 2, Wm = m * TW4, scr = SCR + t * SS;
+    const Hpd = m * TH + 2, Wpd = m * TW4 + 2, Wm = m * TW4, scr = SCR + th * SS;
     // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
     const HF = D1 * Hpd, WF = D2 * Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
     const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
@@ -525,7 +525,7 @@ const WORK_SETUP = `
 `;
 
 let rt: { exports: WebAssembly.Exports; module: WebAssembly.Module; work: Work } | null = null;
-type Work = (params: Float64Array, t: number, T: number) => void;
+type Work = (params: Float64Array, t: number, T: number, thread?: number) => void;
 const pool = familyPool(() => ({ module: runtime(wasmHeap()).module, memory: wasmHeap(), setup: WORK_SETUP }), SHARED);
 const localParams = new Float64Array(32);
 
@@ -646,7 +646,8 @@ function transforms(
     finite: (at, n) => (r.exports.finite as (p: number, n: number) => number)(at * 4, n) === 1,
     run: (job) => {
       params.set(job);
-      if (p) p.run(T, (t) => r.work(params, t, T));
+      const shares = Math.min(job[1], 4 * T); // job[1]: units (planes)
+      if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
       else r.work(params, 0, 1);
     },
   };

@@ -669,7 +669,8 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      if (pool) pool.run(T, (t) => localWork!(params, t, T));
+      const shares = Math.min(P, 4 * T);
+      if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
       else localWork!(params, 0, 1);
       return new Float32Array(mm.buffer, outPtr, P * O);
     },

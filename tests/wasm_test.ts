@@ -394,29 +394,47 @@ Deno.test("gemmGatherF32: gathered B (contiguous runs, scattered columns, 4-row 
   }
 });
 
-Deno.test("thread pool: every share runs exactly once, also when the caller takes over a late worker's share", () => {
+Deno.test("thread pool: every share runs exactly once, also when the caller takes over a late worker's shares", () => {
   const memory = new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
   const stub = new ModuleBuilder();
   stub.importMemory({ module: "env", name: "mem", initial: 1, maximum: 1, shared: true });
   stub.func(new FuncBuilder([], []), "noop");
-  const setup = `return (params, t) => Atomics.add(new Int32Array(memory.buffer), 8 + t, 1);`; // share t counts itself
+  // share s counts itself at slot 16 + s and records its thread at slot 32 + s; with params[0] = 1 the
+  // first share claimed sleeps 3 ms (the workers join and take the others meanwhile)
+  const setup = `return (params, s, S, thread) => {
+    const I = new Int32Array(memory.buffer);
+    if (params[0] === 1 && Atomics.add(I, 1, 1) === 0) Atomics.wait(I, 0, 0, 3);
+    Atomics.add(I, 16 + s, 1);
+    Atomics.store(I, 32 + s, thread);
+  };`;
   const pool = new WasmThreadPool(new WebAssembly.Module(stub.bytes()), memory, setup, 3);
   const I = new Int32Array(memory.buffer);
-  const local = new Function("exports", "memory", setup)({}, memory) as (p: Float64Array, t: number) => void;
+  const local = new Function("exports", "memory", setup)({}, memory) as (
+    p: Float64Array,
+    s: number,
+    S: number,
+    thread: number,
+  ) => void;
   try {
-    let takenOver = 0;
+    let byCaller = 0, byWorkers = 0;
     for (let job = 0; job < 300; job++) {
-      const T = 2 + (job % 3);
+      const T = 2 + (job % 3), S = T + (job % 5) * 3;
       // now and then the workers fall asleep first (they poll 1 ms), so they wake late for a job this small
       if (job % 10 === 0) Atomics.wait(I, 0, 0, 5);
-      I.fill(0, 8, 16);
-      pool.run(T, (t) => {
-        if (t > 0) takenOver++;
-        local(pool.params, t);
-      });
-      for (let t = 0; t < 4; t++) assertEquals(I[8 + t], t < T ? 1 : 0, `job ${job} on ${T} threads: share ${t}`);
+      I.fill(0, 0, 48);
+      I.fill(-1, 32, 48);
+      pool.params[0] = job % 10 === 5 ? 1 : 0;
+      pool.run(T, (s, thread) => local(pool.params, s, S, thread), S);
+      for (let s = 0; s < 16; s++) {
+        assertEquals(I[16 + s], s < S ? 1 : 0, `job ${job} (${S} shares, ${T} threads): share ${s}`);
+      }
+      for (let s = 0; s < S; s++) {
+        assert(I[32 + s] >= 0 && I[32 + s] < T, `job ${job}: share ${s} ran on thread ${I[32 + s]} of ${T}`);
+        if (I[32 + s] === 0) byCaller++;
+        else byWorkers++;
+      }
     }
-    assert(takenOver > 0, "the caller never took over a late worker's share");
+    assert(byCaller > 0 && byWorkers > 0, `shares run by the caller ${byCaller}, by workers ${byWorkers}`);
   } finally {
     pool.close();
   }
