@@ -23,7 +23,7 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, heapEpoch, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -306,6 +306,8 @@ const pool = familyPool(() => {
   return { module: r.stub, memory: r.memory, setup: WORK_SETUP };
 }, SHARED);
 const localParams = new Float64Array(64);
+/** The gy the last depthwise kernel left at float 16, and the heap epoch right after its call began. */
+const staged: { gy: Float32Array | null; epoch: number } = { gy: null, epoch: -1 };
 /** Multiply-adds below which a depthwise kernel stays on the calling thread. */
 export const depthwiseTuning: { threadMinWork: number } = { threadMinWork: 1 << 18 };
 
@@ -375,17 +377,20 @@ export function depthwiseWasm(
     if (modules.size > 256) modules.clear();
     modules.set(key, mod = { id: nextId++, bytes: moduleBytes(fixed) });
   }
-  const CODE = 16,
-    X = CODE + al(Math.ceil(mod.bytes.length / 4)),
-    W = X + al(x ? x.length : 0),
-    G = W + al(w ? w.length : 0);
-  const OUT = G + al(gy ? gy.length : 0), SCR = OUT + al(outLen), SS = al(scrFloats);
+  // gy first, at the same place in both gradients: the weight gradient right after the input gradient
+  // (one backward pass) finds it still there
+  const G = 16, X = G + al(gy ? gy.length : 0), W = X + al(x ? x.length : 0), CODE = W + al(w ? w.length : 0);
+  const OUT = CODE + al(Math.ceil(mod.bytes.length / 4)), SCR = OUT + al(outLen), SS = al(scrFloats);
+  const reuse = gy !== null && staged.gy === gy && staged.epoch === heapEpoch();
   if (!growWasmHeap((SCR + T * SS) * 4)) return null;
   const H = new Float32Array(r.memory.buffer);
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);
   if (x) H.set(x, X);
   if (w) H.set(w, W);
-  if (gy) H.set(gy, G);
+  if (gy && !reuse) H.set(gy, G);
+  // (arrays are immutable, so the same gy object holds the same values)
+  staged.gy = gy;
+  staged.epoch = heapEpoch();
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);

@@ -656,7 +656,8 @@ let heapMemory: WebAssembly.Memory | null = null;
 /**
  * The one WebAssembly.Memory every wasm kernel family works in (shared with
  * the worker threads when the engine allows; kernels run one at a time and
- * lay out their operands afresh for each call, from float 16 on).
+ * lay out their operands afresh for each call, from float 16 on, after
+ * calling {@linkcode growWasmHeap}).
  */
 export function wasmHeap(): WebAssembly.Memory {
   return heapMemory ??= SHARED
@@ -683,8 +684,20 @@ export function growWasmHeap(bytes: number): WebAssembly.Memory | null {
   return ensure(wasmHeap(), bytes) ? wasmHeap() : null;
 }
 
+let epoch = 0;
+
+/**
+ * Changes whenever a kernel prepares the heap ({@linkcode growWasmHeap}, which
+ * every kernel calls before it writes there): a kernel that finds the value
+ * it saw after its own call still current knows the heap is as it left it.
+ */
+export function heapEpoch(): number {
+  return epoch;
+}
+
 /** Grow the heap to hold `bytes`; false when it cannot. */
 function ensure(memory: WebAssembly.Memory, bytes: number): boolean {
+  epoch++;
   const have = memory.buffer.byteLength;
   if (bytes <= have) return true;
   const pages = Math.ceil((bytes - have) / PAGE);

@@ -480,3 +480,39 @@ Deno.test("wasm conv: bit-identical results for every thread count 1..4", () => 
     ts.setNumThreads(prevThreads);
   }
 });
+
+Deno.test("wasm depthwise: the weight gradient reuses the output gradient the input gradient left in the heap only while it is still there", () => {
+  const u = rng(77);
+  const arr = (shape: number[]) =>
+    ts.array(Float32Array.from({ length: shape.reduce((a, b) => a * b) }, u)).reshape(shape);
+  const x = arr([2, 8, 12, 12]), w = arr([8, 1, 3, 3]), gy1 = arr([2, 8, 12, 12]), gy2 = arr([2, 8, 12, 12]);
+  const a = arr([40, 30]), b = arr([30, 50]);
+  const f = (x: NDArray, w: NDArray) => ts.depthwiseConv2d(x, w, { padding: 1 });
+  const grads = (gy: NDArray, which: number[]) => {
+    const [, pb] = ts.vjp(f, x, w);
+    const g = pb(gy) as NDArray[];
+    ts.realizeAll(which.map((i) => g[i]));
+    return g.map((t) => t.dataSync());
+  };
+  const ref1 = withBackend("js", () => grads(gy1, [0, 1])), ref2 = withBackend("js", () => grads(gy2, [0, 1]));
+  withBackend("wasm", () => {
+    const prev = depthwiseTuning.threadMinWork;
+    try {
+      for (const threadMinWork of [Infinity, 0]) {
+        depthwiseTuning.threadMinWork = threadMinWork;
+        // dx then dw for gy1 (reused), dw alone for gy2 (another array: copied)
+        let g = grads(gy1, [0, 1]);
+        close(g[0], ref1[0], 1e-5, "dx gy1");
+        close(g[1], ref1[1], 1e-5, "dw gy1 after dx");
+        close(grads(gy2, [1])[1], ref2[1], 1e-5, "dw gy2 after gy1");
+        // dx for gy1, then another kernel overwrites the heap, then dw for gy1: copied again
+        g = grads(gy1, [0]);
+        close(g[0], ref1[0], 1e-5, "dx gy1 again");
+        ts.matmul(a, b).dataSync();
+        close(grads(gy1, [1])[1], ref1[1], 1e-5, "dw gy1 after a matmul");
+      }
+    } finally {
+      depthwiseTuning.threadMinWork = prev;
+    }
+  });
+});
