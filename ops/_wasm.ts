@@ -91,6 +91,8 @@ export const Op = {
   f64_convert_i32_s: 0xb7,
   f64_convert_i32_u: 0xb8,
   f64_promote_f32: 0xbb,
+  f64_add: 0xa0,
+  f32_demote_f64: 0xb6,
 } as const;
 
 /** SIMD opcodes (emitted as 0xfd followed by the LEB128 of the code). */
@@ -105,6 +107,7 @@ export const Simd = {
   f64x2_splat: 0x14,
   f32x4_extract_lane: 0x1f,
   f32x4_replace_lane: 0x20,
+  f64x2_extract_lane: 0x21,
   f64x2_replace_lane: 0x22,
   f32x4_ne: 0x42,
   f32x4_gt: 0x44,

@@ -9,6 +9,7 @@ import "./_conv_kernels.ts";
 import "./_window_kernels.ts";
 import "./_wasm_conv.ts";
 import "./_wasm_fuse.ts";
+import "./_wasm_reduce.ts";
 export { NDArray, realizeAll } from "./ndarray.ts";
 export type { DType, NestedArray, Operand, SliceSpec, TypedArray } from "./ndarray.ts";
 export * from "./creation.ts";

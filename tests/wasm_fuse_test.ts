@@ -5,6 +5,7 @@ import { assert, assertEquals } from "@std/assert";
 import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_fuse.ts";
+import { reduceTuning } from "../ops/_wasm_reduce.ts";
 import { rng, withBackend } from "./_util.ts";
 
 const SPECIAL = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 0.5];
@@ -121,3 +122,57 @@ Deno.test("wasm fuse: unsupported parts fall back to the JS kernels with the sam
   same(() => ts.cast(ts.add(ts.cast(ts.arange(300), "int32"), 1), "float32"), "int32 arithmetic", false);
   same(() => ts.sum(x, 1, true).mul(x), "reduce under a broadcast: materialized, then fused", true);
 });
+
+Deno.test("wasm sums: bit-identical to the JS kernel over trailing axes (runs with remainders, NaN, ±Inf, ±0)", () => {
+  const prev = reduceTuning.minSize;
+  reduceTuning.minSize = 0;
+  try {
+    let seed = 900;
+    const cases: [number[], number[]][] = [
+      [[4, 6, 7, 9], [0, 2, 3]], // a bias gradient: per channel, runs of 63 over the batch
+      [[3, 5, 33], [2]],
+      [[2, 3, 4, 5], [0, 1, 2, 3]], // everything: one run
+      [[5, 17], [0, 1]],
+      [[2, 3, 5, 8], [1, 3]], // a run of 8 after an outer reduced axis between kept ones
+      [[3, 4, 6, 3], [0, 2, 3]],
+      [[7, 1, 19], [2]],
+      [[2, 64, 3, 3], [0, 2, 3]], // runs of 9 < 16: the JS kernel's single accumulator, no wasm
+    ];
+    for (const [shape, axes] of cases) {
+      const x = data(shape, seed++), y = data(shape, seed++);
+      for (
+        const [f, what] of [
+          [() => x.sum(axes), "sum of a buffer"],
+          [() => x.mul(y).add(1).relu().sum(axes, true), "sum of a fused expression"],
+          [() => {
+            const t = x.mul(y), sum = t.sum(axes);
+            ts.realizeAll([sum, t.max()]); // t feeds two kernels: materialized
+            return sum;
+          }, "sum of a shared intermediate"],
+        ] as [() => NDArray, string][]
+      ) {
+        const js = runOn("js", f), wasm = runOn("wasm", f);
+        assertEquals(wasm.out.length, js.out.length);
+        for (let i = 0; i < js.out.length; i++) {
+          assert(
+            Object.is(wasm.out[i], js.out[i]),
+            `[${shape}] axes [${axes}] ${what} at ${i}: ${wasm.out[i]} vs ${js.out[i]}`,
+          );
+        }
+        const run = sizeOfRun(shape, axes);
+        if (what !== "sum of a fused expression") {
+          assertEquals(wasm.log.some((l) => l.startsWith("sum wasm")), run >= 16, `[${shape}] ${what}: ${wasm.log}`);
+        }
+      }
+    }
+  } finally {
+    reduceTuning.minSize = prev;
+  }
+});
+
+/** The contiguous run the sum loops over: the trailing reduced axes' extents. */
+function sizeOfRun(shape: number[], axes: number[]): number {
+  let n = 1;
+  for (let a = shape.length - 1; a >= 0 && axes.includes(a); a--) n *= shape[a];
+  return n;
+}
