@@ -25,6 +25,20 @@ import {
 const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
 const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];
 
+/** Set `at` to tile (ty, tx)'s place in the first ξ block at `base`: base + (ty·TW4 + tx)·4 bytes. */
+function tileAt(f: FuncBuilder, ty: number, tx: number, TW4: number, base: number, at: number): void {
+  f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(base).op(Op.i32_add).set(at);
+}
+
+/** Load (`load`) or store the vectors `v[ξ]` of one tile group, ξ blocks `xs` bytes apart from `at` on. */
+function xiBlocks(f: FuncBuilder, at: number, xs: number, v: number[], load: boolean): void {
+  v.forEach((x, xi) => {
+    if (load) f.get(at).simdMem(LOAD, 2).set(x);
+    else f.get(at).get(x).simdMem(STORE, 2);
+    if (xi < v.length - 1) f.get(at).get(xs).op(Op.i32_add).set(at);
+  });
+}
+
 /**
  * `inT(xp, Wpd, TH, TW4, v, xiStride)`: for the padded plane at xp (row length
  * Wpd floats), tile (ty, tx) = rows 2ty.., columns 2tx..: V_ξ stored at
@@ -63,11 +77,8 @@ function inputTransform(): FuncBuilder {
         op(t[i * 4 + 2], t[i * 4 + 1], SUB, d[i * 4 + 2]);
         op(t[i * 4 + 1], t[i * 4 + 3], SUB, d[i * 4 + 3]);
       }
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(v).op(Op.i32_add).set(dst);
-      for (let xi = 0; xi < 16; xi++) {
-        f.get(dst).get(d[xi]).simdMem(STORE, 2);
-        if (xi < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
-      }
+      tileAt(f, ty, tx, TW4, v, dst);
+      xiBlocks(f, dst, xs, d, false);
     });
   });
   return f;
@@ -86,11 +97,8 @@ function outputTransform(): FuncBuilder {
   const y0 = f.local(V128), y1 = f.local(V128);
   f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
     f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(m).op(Op.i32_add).set(src);
-      for (let xi = 0; xi < 16; xi++) {
-        f.get(src).simdMem(LOAD, 2).set(v[xi]);
-        if (xi < 15) f.get(src).get(xs).op(Op.i32_add).set(src);
-      }
+      tileAt(f, ty, tx, TW4, m, src);
+      xiBlocks(f, src, xs, v, true);
       // s = Aᵀ M (rows: m0 + m1 + m2, m1 - m2 - m3)
       for (let j = 0; j < 4; j++) {
         f.get(v[j]).get(v[4 + j]).simd(ADD).get(v[8 + j]).simd(ADD).set(s[j]);
@@ -137,7 +145,7 @@ function gradTransform(): FuncBuilder {
         f.get(e).get(o).simd(SUB).set(r[4 * k + 2]);
         f.get(o).simd(Simd.f32x4_neg).set(r[4 * k + 3]);
       }
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(z).op(Op.i32_add).set(dst);
+      tileAt(f, ty, tx, TW4, z, dst);
       // Z = A R: rows R0, R0 + R1, R0 - R1, -R1
       for (let i = 0; i < 4; i++) {
         for (let j = 0; j < 4; j++) {
@@ -236,11 +244,8 @@ function inputTransform4(): FuncBuilder {
         inputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => d[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => t[i * 6 + j]), s);
       }
       for (let i = 0; i < 6; i++) inputRows(f, k, t.slice(i * 6, i * 6 + 6), d.slice(i * 6, i * 6 + 6), s);
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(v).op(Op.i32_add).set(dst);
-      for (let xi = 0; xi < 36; xi++) {
-        f.get(dst).get(d[xi]).simdMem(STORE, 2);
-        if (xi < 35) f.get(dst).get(xs).op(Op.i32_add).set(dst);
-      }
+      tileAt(f, ty, tx, TW4, v, dst);
+      xiBlocks(f, dst, xs, d, false);
     });
   });
   return f;
@@ -260,11 +265,8 @@ function outputTransform4(): FuncBuilder {
   const k = constants(f, [2, 4, 8]);
   f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
     f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(m).op(Op.i32_add).set(src);
-      for (let xi = 0; xi < 36; xi++) {
-        f.get(src).simdMem(LOAD, 2).set(v[xi]);
-        if (xi < 35) f.get(src).get(xs).op(Op.i32_add).set(src);
-      }
+      tileAt(f, ty, tx, TW4, m, src);
+      xiBlocks(f, src, xs, v, true);
       // s = Aᵀ M (down each column, 4 rows), then y = s A (along each row, 4 columns)
       for (let j = 0; j < 6; j++) {
         outputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => v[i * 6 + j]), [0, 1, 2, 3].map((i) => s[i * 6 + j]), t);
@@ -329,11 +331,8 @@ function gradTransform4(): FuncBuilder {
       for (let j = 0; j < 6; j++) {
         gradRows(f, k, [0, 1, 2, 3].map((i) => r[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => zz[i * 6 + j]), s);
       }
-      f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(z).op(Op.i32_add).set(dst);
-      for (let xi = 0; xi < 36; xi++) {
-        f.get(dst).get(zz[xi]).simdMem(STORE, 2);
-        if (xi < 35) f.get(dst).get(xs).op(Op.i32_add).set(dst);
-      }
+      tileAt(f, ty, tx, TW4, z, dst);
+      xiBlocks(f, dst, xs, zz, false);
     });
   });
   return f;
