@@ -25,6 +25,11 @@ import {
 const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
 const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];
 
+/** For tile rows ty < TH and groups of four tile columns tx < TW4 (step 4): `body`. */
+function tileLoops(f: FuncBuilder, ty: number, tx: number, TH: number, TW4: number, body: () => void): void {
+  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, body));
+}
+
 /** Set `at` to tile (ty, tx)'s place in the first ξ block at `base`: base + (ty·TW4 + tx)·4 bytes. */
 function tileAt(f: FuncBuilder, ty: number, tx: number, TW4: number, base: number, at: number): void {
   f.get(ty).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(2).op(Op.i32_shl).get(base).op(Op.i32_add).set(at);
@@ -51,35 +56,33 @@ function inputTransform(): FuncBuilder {
   const a = f.local(V128), b = f.local(V128), c = f.local(V128), e = f.local(V128);
   const d = Array.from({ length: 16 }, () => f.local(V128)), t = Array.from({ length: 16 }, () => f.local(V128));
   const op = (x: number, y: number, code: number, out: number) => f.get(x).get(y).simd(code).set(out);
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      // base = xp + (2ty·Wpd + 2tx)·4
-      f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(3).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
-      for (let i = 0; i < 4; i++) {
-        f.get(base).simdMem(LOAD, 2).set(a).get(base).simdMem(LOAD, 2, 16).set(b);
-        f.get(base).simdMem(LOAD, 2, 8).set(c).get(base).simdMem(LOAD, 2, 24).set(e);
-        f.get(a).get(b).shuffle32(EVEN).set(d[i * 4]);
-        f.get(a).get(b).shuffle32(ODD).set(d[i * 4 + 1]);
-        f.get(c).get(e).shuffle32(EVEN).set(d[i * 4 + 2]);
-        f.get(c).get(e).shuffle32(ODD).set(d[i * 4 + 3]);
-        f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
-      }
-      // t = Bᵀ d (rows), then u = t B (columns) into d
-      for (let j = 0; j < 4; j++) {
-        op(d[j], d[8 + j], SUB, t[j]);
-        op(d[4 + j], d[8 + j], ADD, t[4 + j]);
-        op(d[8 + j], d[4 + j], SUB, t[8 + j]);
-        op(d[4 + j], d[12 + j], SUB, t[12 + j]);
-      }
-      for (let i = 0; i < 4; i++) {
-        op(t[i * 4], t[i * 4 + 2], SUB, d[i * 4]);
-        op(t[i * 4 + 1], t[i * 4 + 2], ADD, d[i * 4 + 1]);
-        op(t[i * 4 + 2], t[i * 4 + 1], SUB, d[i * 4 + 2]);
-        op(t[i * 4 + 1], t[i * 4 + 3], SUB, d[i * 4 + 3]);
-      }
-      tileAt(f, ty, tx, TW4, v, dst);
-      xiBlocks(f, dst, xs, d, false);
-    });
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    // base = xp + (2ty·Wpd + 2tx)·4
+    f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(3).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
+    for (let i = 0; i < 4; i++) {
+      f.get(base).simdMem(LOAD, 2).set(a).get(base).simdMem(LOAD, 2, 16).set(b);
+      f.get(base).simdMem(LOAD, 2, 8).set(c).get(base).simdMem(LOAD, 2, 24).set(e);
+      f.get(a).get(b).shuffle32(EVEN).set(d[i * 4]);
+      f.get(a).get(b).shuffle32(ODD).set(d[i * 4 + 1]);
+      f.get(c).get(e).shuffle32(EVEN).set(d[i * 4 + 2]);
+      f.get(c).get(e).shuffle32(ODD).set(d[i * 4 + 3]);
+      f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
+    }
+    // t = Bᵀ d (rows), then u = t B (columns) into d
+    for (let j = 0; j < 4; j++) {
+      op(d[j], d[8 + j], SUB, t[j]);
+      op(d[4 + j], d[8 + j], ADD, t[4 + j]);
+      op(d[8 + j], d[4 + j], SUB, t[8 + j]);
+      op(d[4 + j], d[12 + j], SUB, t[12 + j]);
+    }
+    for (let i = 0; i < 4; i++) {
+      op(t[i * 4], t[i * 4 + 2], SUB, d[i * 4]);
+      op(t[i * 4 + 1], t[i * 4 + 2], ADD, d[i * 4 + 1]);
+      op(t[i * 4 + 2], t[i * 4 + 1], SUB, d[i * 4 + 2]);
+      op(t[i * 4 + 1], t[i * 4 + 3], SUB, d[i * 4 + 3]);
+    }
+    tileAt(f, ty, tx, TW4, v, dst);
+    xiBlocks(f, dst, xs, d, false);
   });
   return f;
 }
@@ -95,25 +98,23 @@ function outputTransform(): FuncBuilder {
   const ty = f.local(I32), tx = f.local(I32), src = f.local(I32), row = f.local(I32);
   const v = Array.from({ length: 16 }, () => f.local(V128)), s = Array.from({ length: 8 }, () => f.local(V128));
   const y0 = f.local(V128), y1 = f.local(V128);
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      tileAt(f, ty, tx, TW4, m, src);
-      xiBlocks(f, src, xs, v, true);
-      // s = Aᵀ M (rows: m0 + m1 + m2, m1 - m2 - m3)
-      for (let j = 0; j < 4; j++) {
-        f.get(v[j]).get(v[4 + j]).simd(ADD).get(v[8 + j]).simd(ADD).set(s[j]);
-        f.get(v[4 + j]).get(v[8 + j]).simd(SUB).get(v[12 + j]).simd(SUB).set(s[4 + j]);
-      }
-      for (let i = 0; i < 2; i++) {
-        f.get(s[i * 4]).get(s[i * 4 + 1]).simd(ADD).get(s[i * 4 + 2]).simd(ADD).set(y0);
-        f.get(s[i * 4 + 1]).get(s[i * 4 + 2]).simd(SUB).get(s[i * 4 + 3]).simd(SUB).set(y1);
-        // row 2ty + i, columns 2tx .. 2tx + 7: y0/y1 interleaved
-        f.get(ty).i32(1).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
-        f.i32(3).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
-        f.get(row).get(y0).get(y1).shuffle32(LO).simdMem(STORE, 2);
-        f.get(row).get(y0).get(y1).shuffle32(HI).simdMem(STORE, 2, 16);
-      }
-    });
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    tileAt(f, ty, tx, TW4, m, src);
+    xiBlocks(f, src, xs, v, true);
+    // s = Aᵀ M (rows: m0 + m1 + m2, m1 - m2 - m3)
+    for (let j = 0; j < 4; j++) {
+      f.get(v[j]).get(v[4 + j]).simd(ADD).get(v[8 + j]).simd(ADD).set(s[j]);
+      f.get(v[4 + j]).get(v[8 + j]).simd(SUB).get(v[12 + j]).simd(SUB).set(s[4 + j]);
+    }
+    for (let i = 0; i < 2; i++) {
+      f.get(s[i * 4]).get(s[i * 4 + 1]).simd(ADD).get(s[i * 4 + 2]).simd(ADD).set(y0);
+      f.get(s[i * 4 + 1]).get(s[i * 4 + 2]).simd(SUB).get(s[i * 4 + 3]).simd(SUB).set(y1);
+      // row 2ty + i, columns 2tx .. 2tx + 7: y0/y1 interleaved
+      f.get(ty).i32(1).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+      f.i32(3).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
+      f.get(row).get(y0).get(y1).shuffle32(LO).simdMem(STORE, 2);
+      f.get(row).get(y0).get(y1).shuffle32(HI).simdMem(STORE, 2, 16);
+    }
   });
   return f;
 }
@@ -130,35 +131,33 @@ function gradTransform(): FuncBuilder {
   const ty = f.local(I32), tx = f.local(I32), row = f.local(I32), dst = f.local(I32);
   const a = f.local(V128), b = f.local(V128), e = f.local(V128), o = f.local(V128);
   const r = Array.from({ length: 8 }, () => f.local(V128));
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      for (let k = 0; k < 2; k++) {
-        // row 2ty + k, columns 2tx .. 2tx + 7: e = even columns (b = 0), o = odd (b = 1) of four tiles
-        f.get(ty).i32(1).op(Op.i32_shl).i32(k).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
-        f.i32(3).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
-        f.get(row).simdMem(LOAD, 2).set(a).get(row).simdMem(LOAD, 2, 16).set(b);
-        f.get(a).get(b).shuffle32(EVEN).set(e);
-        f.get(a).get(b).shuffle32(ODD).set(o);
-        // R_k = dY_k Aᵀ = (y0, y0 + y1, y0 - y1, -y1)
-        f.get(e).set(r[4 * k]);
-        f.get(e).get(o).simd(ADD).set(r[4 * k + 1]);
-        f.get(e).get(o).simd(SUB).set(r[4 * k + 2]);
-        f.get(o).simd(Simd.f32x4_neg).set(r[4 * k + 3]);
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    for (let k = 0; k < 2; k++) {
+      // row 2ty + k, columns 2tx .. 2tx + 7: e = even columns (b = 0), o = odd (b = 1) of four tiles
+      f.get(ty).i32(1).op(Op.i32_shl).i32(k).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+      f.i32(3).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
+      f.get(row).simdMem(LOAD, 2).set(a).get(row).simdMem(LOAD, 2, 16).set(b);
+      f.get(a).get(b).shuffle32(EVEN).set(e);
+      f.get(a).get(b).shuffle32(ODD).set(o);
+      // R_k = dY_k Aᵀ = (y0, y0 + y1, y0 - y1, -y1)
+      f.get(e).set(r[4 * k]);
+      f.get(e).get(o).simd(ADD).set(r[4 * k + 1]);
+      f.get(e).get(o).simd(SUB).set(r[4 * k + 2]);
+      f.get(o).simd(Simd.f32x4_neg).set(r[4 * k + 3]);
+    }
+    tileAt(f, ty, tx, TW4, z, dst);
+    // Z = A R: rows R0, R0 + R1, R0 - R1, -R1
+    for (let i = 0; i < 4; i++) {
+      for (let j = 0; j < 4; j++) {
+        f.get(dst);
+        if (i === 0) f.get(r[j]);
+        else if (i === 1) f.get(r[j]).get(r[4 + j]).simd(ADD);
+        else if (i === 2) f.get(r[j]).get(r[4 + j]).simd(SUB);
+        else f.get(r[4 + j]).simd(Simd.f32x4_neg);
+        f.simdMem(STORE, 2);
+        if (i * 4 + j < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
       }
-      tileAt(f, ty, tx, TW4, z, dst);
-      // Z = A R: rows R0, R0 + R1, R0 - R1, -R1
-      for (let i = 0; i < 4; i++) {
-        for (let j = 0; j < 4; j++) {
-          f.get(dst);
-          if (i === 0) f.get(r[j]);
-          else if (i === 1) f.get(r[j]).get(r[4 + j]).simd(ADD);
-          else if (i === 2) f.get(r[j]).get(r[4 + j]).simd(SUB);
-          else f.get(r[4 + j]).simd(Simd.f32x4_neg);
-          f.simdMem(STORE, 2);
-          if (i * 4 + j < 15) f.get(dst).get(xs).op(Op.i32_add).set(dst);
-        }
-      }
-    });
+    }
   });
   return f;
 }
@@ -224,29 +223,27 @@ function inputTransform4(): FuncBuilder {
   const q = Array.from({ length: 5 }, () => f.local(V128)), s = Array.from({ length: 6 }, () => f.local(V128));
   const d = Array.from({ length: 36 }, () => f.local(V128)), t = Array.from({ length: 36 }, () => f.local(V128));
   const k = constants(f, [2, 4, 5]);
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      // base = xp + (4ty·Wpd + 4tx)·4
-      f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(4).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
-      for (let i = 0; i < 6; i++) {
-        // lanes = the four tiles: column j of tile l is float 4l + j of the row segment (a 4x4 transpose + 2)
-        for (let j = 0; j < 5; j++) f.get(base).simdMem(LOAD, 2, 16 * j).set(q[j]);
-        f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
-        f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
-        const r = d.slice(i * 6, i * 6 + 6);
-        f.get(s[0]).get(s[1]).shuffle32(T4C).set(r[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(r[1]);
-        f.get(s[2]).get(s[3]).shuffle32(T4C).set(r[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(r[3]);
-        f.get(r[0]).get(q[4]).shuffle32([1, 2, 3, 4]).set(r[4]).get(r[1]).get(q[4]).shuffle32([1, 2, 3, 5]).set(r[5]);
-        if (i < 5) f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
-      }
-      // t = Bᵀ d (down each column), then u = t B (along each row) into d
-      for (let j = 0; j < 6; j++) {
-        inputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => d[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => t[i * 6 + j]), s);
-      }
-      for (let i = 0; i < 6; i++) inputRows(f, k, t.slice(i * 6, i * 6 + 6), d.slice(i * 6, i * 6 + 6), s);
-      tileAt(f, ty, tx, TW4, v, dst);
-      xiBlocks(f, dst, xs, d, false);
-    });
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    // base = xp + (4ty·Wpd + 4tx)·4
+    f.get(ty).get(Wpd).op(Op.i32_mul).get(tx).op(Op.i32_add).i32(4).op(Op.i32_shl).get(xp).op(Op.i32_add).set(base);
+    for (let i = 0; i < 6; i++) {
+      // lanes = the four tiles: column j of tile l is float 4l + j of the row segment (a 4x4 transpose + 2)
+      for (let j = 0; j < 5; j++) f.get(base).simdMem(LOAD, 2, 16 * j).set(q[j]);
+      f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
+      f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
+      const r = d.slice(i * 6, i * 6 + 6);
+      f.get(s[0]).get(s[1]).shuffle32(T4C).set(r[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(r[1]);
+      f.get(s[2]).get(s[3]).shuffle32(T4C).set(r[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(r[3]);
+      f.get(r[0]).get(q[4]).shuffle32([1, 2, 3, 4]).set(r[4]).get(r[1]).get(q[4]).shuffle32([1, 2, 3, 5]).set(r[5]);
+      if (i < 5) f.get(base).get(Wpd).i32(2).op(Op.i32_shl).op(Op.i32_add).set(base);
+    }
+    // t = Bᵀ d (down each column), then u = t B (along each row) into d
+    for (let j = 0; j < 6; j++) {
+      inputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => d[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => t[i * 6 + j]), s);
+    }
+    for (let i = 0; i < 6; i++) inputRows(f, k, t.slice(i * 6, i * 6 + 6), d.slice(i * 6, i * 6 + 6), s);
+    tileAt(f, ty, tx, TW4, v, dst);
+    xiBlocks(f, dst, xs, d, false);
   });
   return f;
 }
@@ -263,28 +260,26 @@ function outputTransform4(): FuncBuilder {
   const v = Array.from({ length: 36 }, () => f.local(V128)), s = Array.from({ length: 24 }, () => f.local(V128));
   const y = Array.from({ length: 16 }, () => f.local(V128)), t = Array.from({ length: 4 }, () => f.local(V128));
   const k = constants(f, [2, 4, 8]);
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      tileAt(f, ty, tx, TW4, m, src);
-      xiBlocks(f, src, xs, v, true);
-      // s = Aᵀ M (down each column, 4 rows), then y = s A (along each row, 4 columns)
-      for (let j = 0; j < 6; j++) {
-        outputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => v[i * 6 + j]), [0, 1, 2, 3].map((i) => s[i * 6 + j]), t);
-      }
-      for (let i = 0; i < 4; i++) outputRows(f, k, s.slice(i * 6, i * 6 + 6), y.slice(i * 4, i * 4 + 4), t);
-      for (let i = 0; i < 4; i++) {
-        // row 4ty + i, columns 4tx .. 4tx + 15: y[i][0..3] (lanes = tiles) transposed to one vector per tile
-        const r = y.slice(i * 4, i * 4 + 4);
-        f.get(r[0]).get(r[1]).shuffle32(T4A).set(v[0]).get(r[2]).get(r[3]).shuffle32(T4A).set(v[1]);
-        f.get(r[0]).get(r[1]).shuffle32(T4B).set(v[2]).get(r[2]).get(r[3]).shuffle32(T4B).set(v[3]);
-        f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
-        f.i32(4).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
-        f.get(row).get(v[0]).get(v[1]).shuffle32(T4C).simdMem(STORE, 2);
-        f.get(row).get(v[0]).get(v[1]).shuffle32(T4D).simdMem(STORE, 2, 16);
-        f.get(row).get(v[2]).get(v[3]).shuffle32(T4C).simdMem(STORE, 2, 32);
-        f.get(row).get(v[2]).get(v[3]).shuffle32(T4D).simdMem(STORE, 2, 48);
-      }
-    });
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    tileAt(f, ty, tx, TW4, m, src);
+    xiBlocks(f, src, xs, v, true);
+    // s = Aᵀ M (down each column, 4 rows), then y = s A (along each row, 4 columns)
+    for (let j = 0; j < 6; j++) {
+      outputRows(f, k, [0, 1, 2, 3, 4, 5].map((i) => v[i * 6 + j]), [0, 1, 2, 3].map((i) => s[i * 6 + j]), t);
+    }
+    for (let i = 0; i < 4; i++) outputRows(f, k, s.slice(i * 6, i * 6 + 6), y.slice(i * 4, i * 4 + 4), t);
+    for (let i = 0; i < 4; i++) {
+      // row 4ty + i, columns 4tx .. 4tx + 15: y[i][0..3] (lanes = tiles) transposed to one vector per tile
+      const r = y.slice(i * 4, i * 4 + 4);
+      f.get(r[0]).get(r[1]).shuffle32(T4A).set(v[0]).get(r[2]).get(r[3]).shuffle32(T4A).set(v[1]);
+      f.get(r[0]).get(r[1]).shuffle32(T4B).set(v[2]).get(r[2]).get(r[3]).shuffle32(T4B).set(v[3]);
+      f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+      f.i32(4).op(Op.i32_shl).get(out).op(Op.i32_add).set(row);
+      f.get(row).get(v[0]).get(v[1]).shuffle32(T4C).simdMem(STORE, 2);
+      f.get(row).get(v[0]).get(v[1]).shuffle32(T4D).simdMem(STORE, 2, 16);
+      f.get(row).get(v[2]).get(v[3]).shuffle32(T4C).simdMem(STORE, 2, 32);
+      f.get(row).get(v[2]).get(v[3]).shuffle32(T4D).simdMem(STORE, 2, 48);
+    }
   });
   return f;
 }
@@ -313,27 +308,25 @@ function gradTransform4(): FuncBuilder {
   const c = Array.from({ length: 16 }, () => f.local(V128)), r = Array.from({ length: 24 }, () => f.local(V128));
   const zz = Array.from({ length: 36 }, () => f.local(V128));
   const k = constants(f, [2, 4, 8]);
-  f.forRange(ty, () => f.i32(0), () => f.get(TH), 1, () => {
-    f.forRange(tx, () => f.i32(0), () => f.get(TW4), 4, () => {
-      for (let i = 0; i < 4; i++) {
-        // row 4ty + i, columns 4tx .. 4tx + 15 transposed: c[i][j] = column j of the four tiles
-        f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
-        f.i32(4).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
-        for (let j = 0; j < 4; j++) f.get(row).simdMem(LOAD, 2, 16 * j).set(q[j]);
-        f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
-        f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
-        const ci = c.slice(i * 4, i * 4 + 4);
-        f.get(s[0]).get(s[1]).shuffle32(T4C).set(ci[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(ci[1]);
-        f.get(s[2]).get(s[3]).shuffle32(T4C).set(ci[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(ci[3]);
-      }
-      // R = dY Aᵀ (along each row: 4 rows x 6), then Z = A R (down each column)
-      for (let i = 0; i < 4; i++) gradRows(f, k, c.slice(i * 4, i * 4 + 4), r.slice(i * 6, i * 6 + 6), s);
-      for (let j = 0; j < 6; j++) {
-        gradRows(f, k, [0, 1, 2, 3].map((i) => r[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => zz[i * 6 + j]), s);
-      }
-      tileAt(f, ty, tx, TW4, z, dst);
-      xiBlocks(f, dst, xs, zz, false);
-    });
+  tileLoops(f, ty, tx, TH, TW4, () => {
+    for (let i = 0; i < 4; i++) {
+      // row 4ty + i, columns 4tx .. 4tx + 15 transposed: c[i][j] = column j of the four tiles
+      f.get(ty).i32(2).op(Op.i32_shl).i32(i).op(Op.i32_add).get(TW4).op(Op.i32_mul).get(tx).op(Op.i32_add);
+      f.i32(4).op(Op.i32_shl).get(gp).op(Op.i32_add).set(row);
+      for (let j = 0; j < 4; j++) f.get(row).simdMem(LOAD, 2, 16 * j).set(q[j]);
+      f.get(q[0]).get(q[1]).shuffle32(T4A).set(s[0]).get(q[2]).get(q[3]).shuffle32(T4A).set(s[1]);
+      f.get(q[0]).get(q[1]).shuffle32(T4B).set(s[2]).get(q[2]).get(q[3]).shuffle32(T4B).set(s[3]);
+      const ci = c.slice(i * 4, i * 4 + 4);
+      f.get(s[0]).get(s[1]).shuffle32(T4C).set(ci[0]).get(s[0]).get(s[1]).shuffle32(T4D).set(ci[1]);
+      f.get(s[2]).get(s[3]).shuffle32(T4C).set(ci[2]).get(s[2]).get(s[3]).shuffle32(T4D).set(ci[3]);
+    }
+    // R = dY Aᵀ (along each row: 4 rows x 6), then Z = A R (down each column)
+    for (let i = 0; i < 4; i++) gradRows(f, k, c.slice(i * 4, i * 4 + 4), r.slice(i * 6, i * 6 + 6), s);
+    for (let j = 0; j < 6; j++) {
+      gradRows(f, k, [0, 1, 2, 3].map((i) => r[i * 6 + j]), [0, 1, 2, 3, 4, 5].map((i) => zz[i * 6 + j]), s);
+    }
+    tileAt(f, ty, tx, TW4, z, dst);
+    xiBlocks(f, dst, xs, zz, false);
   });
   return f;
 }
