@@ -88,7 +88,8 @@ function sumWasm(node: Node<"reduce">, x: Float32Array): Float32Array | null {
   let first = nd - 1;
   while (axes.includes(first - 1)) first--;
   const L = sizeOf(src.shape.slice(first));
-  const outer = axes.filter((a) => a < first), kept = [...Array(nd).keys()].filter((a) => !axes.includes(a));
+  const outer = axes.filter((a) => a < first).sort((a, b) => a - b),
+    kept = [...Array(nd).keys()].filter((a) => !axes.includes(a));
   const runs = offsets(src.shape, outer), bases = offsets(src.shape, kept);
   const al = (n: number) => (n + 15) & ~15;
   const X = 16, R = X + al(x.byteLength), B = R + al(runs.byteLength), OUT = B + al(bases.byteLength);
