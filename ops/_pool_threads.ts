@@ -268,6 +268,14 @@ export class WasmThreadPool {
   }
 }
 
+/**
+ * How many shares a job of `units` independent units gets on T threads: a few per thread, so the threads
+ * that are running take over what a late one has not started.
+ */
+export function sharesOf(units: number, T: number): number {
+  return Math.min(units, 4 * T);
+}
+
 /** What a kernel family's workers build: a module instantiated against `memory`, and the work source. */
 export interface FamilySpec {
   module: WebAssembly.Module;

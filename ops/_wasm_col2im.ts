@@ -5,7 +5,7 @@
 // plane is summed by one thread in one fixed order (taps, then output rows,
 // then columns), so results do not depend on the thread count.
 import type { Geo3, Taps } from "./_conv_kernels.ts";
-import { familyPool } from "./_pool_threads.ts";
+import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, I32, ModuleBuilder, Op } from "./_wasm.ts";
 import {
   gemmInHeap,
@@ -142,7 +142,7 @@ export function col2imGradInput(q: Geo3, gy: Float32Array, w: Float32Array, tp: 
     if (!gemmInHeap(m, R, Osz, Cout, W, 0, R, true, GY, Cout * Osz, Osz, false, C, Mp * ld, ld, false, free)) {
       return false;
     }
-    const units = m * Cin, T = Math.min(getNumThreads(), units), shares = Math.min(units, 4 * T);
+    const units = m * Cin, T = Math.min(getNumThreads(), units), shares = sharesOf(units, T);
     const p = units * R * Osz >= col2imTuning.threadMinWork ? pool.get(T) : null;
     const params = p ? p.params : localParams;
     params.set([units, Cin, Ksz, C, Mp * ld, ld, DX, Ssz, ...at, q.K[0], q.K[1], q.K[2], q.O[0], q.O[1]]);

@@ -10,7 +10,7 @@
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
 import { flippedWeights, type Geo3, transposedGeo } from "./_conv_kernels.ts";
-import { familyPool } from "./_pool_threads.ts";
+import { familyPool, sharesOf } from "./_pool_threads.ts";
 import {
   F32,
   FuncBuilder,
@@ -394,7 +394,7 @@ export function depthwiseWasm(
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
-  const shares = Math.min(units, 4 * T);
+  const shares = sharesOf(units, T);
   if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
   else r.work(params, 0, 1);
   return new Float32Array(r.memory.buffer, OUT * 4, outLen).slice();

@@ -8,7 +8,7 @@
 // The transforms are WebAssembly SIMD over four tiles at a time (tile columns gathered by shuffles), split
 // across a worker pool by planes, and read and write the GEMM heap in place.
 import type { Geo3 } from "./_conv_kernels.ts";
-import { familyPool } from "./_pool_threads.ts";
+import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { padFunction } from "./_wasm_depthwise.ts";
 import {
@@ -638,7 +638,7 @@ function transforms(
     finite: (at, n) => (r.exports.finite as (p: number, n: number) => number)(at * 4, n) === 1,
     run: (job) => {
       params.set(job);
-      const shares = Math.min(job[1], 4 * T); // job[1]: units (planes)
+      const shares = sharesOf(job[1], T); // job[1]: units (planes)
       if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
       else r.work(params, 0, 1);
     },

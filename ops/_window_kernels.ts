@@ -17,7 +17,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { familyPool } from "./_pool_threads.ts";
+import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
@@ -669,7 +669,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      const shares = Math.min(P, 4 * T);
+      const shares = sharesOf(P, T);
       if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
       else localWork!(params, 0, 1);
       return new Float32Array(mm.buffer, outPtr, P * O);
