@@ -516,10 +516,11 @@ export function makeGemmDriver(
   }
 
   function run(job: Float64Array, t: number, T: number, after?: () => void): void {
+    const g = geometry(job);
     if (job[25] !== 0) {
       // the shared operand packed by whichever threads are running (panels claimed from a counter), then
       // a wait until every panel is packed (Int32s after the chunk counter: panels done, panels claimed)
-      const g = geometry(job), { total, per } = panels(g, job);
+      const { total, per } = panels(g, job);
       if (I.buffer !== memory.buffer) I = new Int32Array(memory.buffer);
       const done = job[21] + 1, claim = job[21] + 2;
       for (let q; (q = Atomics.add(I, claim, 1)) < total;) {
@@ -532,7 +533,6 @@ export function makeGemmDriver(
         if (performance.now() > until) throw new Error("gemm: a packing thread never finished its panel");
       }
     }
-    const g = geometry(job);
     const { batch, M, N, K, mr, mt, nt, macro, packA, byRows, packed } = g;
     const cOff = job[12], cStride = job[13], ldc = job[14], accumulate = job[15] !== 0;
     const scratch = job[19] + t * job[20], counter = job[21], group = job[22];

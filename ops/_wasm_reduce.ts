@@ -10,7 +10,7 @@ import { getBackend } from "./_backend.ts";
 import { type Node, sizeOf, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { growWasmHeap, importHeap } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap, wasmHeap } from "./_wasm_gemm.ts";
 
 /** Inputs smaller than this stay on the JS kernel (call and copy overheads). */
 export const reduceTuning: { minSize: number } = { minSize: 4096 };
@@ -62,7 +62,7 @@ function sumKernel(): (...args: number[]) => void {
   if (kernel) return kernel;
   const m = importHeap(new ModuleBuilder());
   m.func(sumFunction(), "sum");
-  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), { env: { mem: growWasmHeap(0)! } });
+  const inst = new WebAssembly.Instance(new WebAssembly.Module(m.bytes()), { env: { mem: wasmHeap() } });
   return kernel = inst.exports.sum as (...args: number[]) => void;
 }
 
@@ -82,11 +82,9 @@ function offsets(shape: readonly number[], axes: number[]): Int32Array {
   return out;
 }
 
-/** The sum `node` in wasm, or null when it is not one this file takes (see above). */
-function sumWasm(node: Node<"reduce">, x: Float32Array): Float32Array | null {
+/** The sum `node` in wasm (its reduced axes from `first` on form the contiguous runs), or null. */
+function sumWasm(node: Node<"reduce">, x: Float32Array, first: number): Float32Array | null {
   const src = node.inputs[0], nd = src.shape.length, axes = node.params.axes;
-  let first = nd - 1;
-  while (axes.includes(first - 1)) first--;
   const L = sizeOf(src.shape.slice(first));
   const outer = axes.filter((a) => a < first).sort((a, b) => a - b),
     kept = [...Array(nd).keys()].filter((a) => !axes.includes(a));
@@ -115,7 +113,7 @@ if (HAS_SIMD) {
     let first = nd - 1;
     while (axes.includes(first - 1)) first--;
     if (sizeOf(src.shape.slice(first)) < MIN_RUN) return null;
-    const out = sumWasm(node as Node<"reduce">, input(src) as Float32Array);
+    const out = sumWasm(node as Node<"reduce">, input(src) as Float32Array, first);
     return out && { buffer: out, name: "sum wasm" };
   });
 }
