@@ -578,10 +578,10 @@ function tileGrid(q: Geo3, m: number): { TH: number; TW4: number } {
 }
 
 /**
- * The output tile size of the forward transform: F(4x4, 3x3) (36 products per 16 outputs) unless
+ * The output tile size (forward and both gradients): F(4x4, 3x3) (36 products per 16 outputs) unless
  * padding the planes to 4x4 tiles costs more products than F(2x2, 3x3)'s 16 per 4 outputs.
  */
-function forwardTile(q: Geo3): number {
+function tileSize(q: Geo3): number {
   const cost = (m: number) => {
     const { TH, TW4 } = tileGrid(q, m);
     return (m + 2) ** 2 * TH * TW4;
@@ -706,7 +706,7 @@ export function winogradForward(
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
   const Mp = Math.ceil(Cout / gemmTileRows(Cout)) * gemmTileRows(Cout);
-  const m = forwardTile(q), XI = (m + 2) ** 2;
+  const m = tileSize(q), XI = (m + 2) ** 2;
   const tl = tiling(
     q,
     m,
@@ -756,7 +756,7 @@ export function winogradGradWeight(
 ): boolean {
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
-  const mt = forwardTile(q), XI = (mt + 2) ** 2;
+  const mt = tileSize(q), XI = (mt + 2) ** 2;
   const tl = tiling(q, mt, (tiles) => XI * (Cin + Cout) * tiles + Cin * S1 * S2 + Cout * O1 * O2);
   const { tiles, nb, Pmax, planeIn, T } = tl, al = al16;
   const mr = gemmTileRows(Cout), Mp = Math.ceil(Cout / mr) * mr, ldc = Math.ceil(Cin / NR) * NR;
