@@ -324,6 +324,28 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
   // fused (wasm) against the composition on the JS reference, forward and backward
   same("maxPool fused", () => ts.maxPool2d(x, { kernelSize: 2 }));
   same("avgPool fused", () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
+  // the argmax scatter onto a constant base: base + g rounded once, -0 updates onto +0, a base that is
+  // not a float32 value, disjoint and overlapping windows
+  const ax = (size: number, k: number, s: number): WindowAxis => ({
+    size,
+    starts: Int32Array.from({ length: Math.floor((size - k) / s) + 1 }, (_, i) => i * s),
+    counts: new Int32Array(Math.floor((size - k) / s) + 1).fill(k),
+    dilation: 1,
+  });
+  for (const [k, s] of [[2, 2], [3, 3], [3, 2]]) {
+    const axes = [ax(12, k, s), ax(16, k, s)], O = axes.map((a) => a.starts.length);
+    const g = data([2, 3, O[0] * O[1]], 6, "float32", false, true);
+    for (const base of [0, 1.5, 0.1]) {
+      const name = `argmax scatter k ${k} s ${s} base ${base}`;
+      const f = () => {
+        const am = make("windowArgmax", [x], { axes }, [2, 3, ...O], "int32");
+        return ts.scatterAdd(ts.full([2, 3, 192], base), am.reshape([2, 3, O[0] * O[1]]), g, 2);
+      };
+      same(name, f);
+      const log = withBackend("wasm", () => logOf(() => void f().dataSync()));
+      assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), `${name}: ${log.join("; ")}`);
+    }
+  }
 });
 
 Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, inner > 1, errors", () => {
