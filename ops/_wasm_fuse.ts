@@ -6,16 +6,22 @@
 // them; selects are bit masks instead of branches (a JS `v > 0 ? v : 0` on
 // random signs costs a mispredicted branch per element). Anything else (pad,
 // gather, reductions, transcendental functions, integer arithmetic) is left
-// to the JS kernels. Modules are cached by the kernel's structure.
+// to the JS kernels. Modules are cached by the kernel's structure. Large
+// kernels split their outermost loop across the worker threads (each element
+// is computed the same way whatever the split: bit-identical for any count).
 import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
-import { growWasmHeap, importHeap } from "./_wasm_gemm.ts";
+import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
+import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
+import { familyPool, PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
 
-/** Outputs smaller than this stay on the JS kernels (call and copy overheads). */
-export const tuning: { minSize: number } = { minSize: 2048 };
+/**
+ * Outputs smaller than `minSize` stay on the JS kernels (call and copy overheads); from `threadMinSize`
+ * elements the outermost loop is split across the threads.
+ */
+export const tuning: { minSize: number; threadMinSize: number } = { minSize: 2048, threadMinSize: 1 << 16 };
 
 // ---------------------------------------------------------------- expressions
 
@@ -251,12 +257,14 @@ function loops(shape: readonly number[], leaves: Extract<Expr, { t: "leaf" }>[])
 }
 
 /**
- * The kernel `run(base_0, .., base_{L-1}, out)` (byte addresses) over the
- * loop nest `n`, leaf l at base_l + Σ_d i_d·coef[l][d] (elements).
+ * The kernel `run(base_0, .., base_{L-1}, out, count)` (byte addresses) over
+ * the loop nest `n` with `count` iterations of the outermost loop (a thread's
+ * range: the caller offsets the bases), leaf l at base_l + Σ_d i_d·coef[l][d]
+ * (elements).
  */
 function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][], leaves: Expr[]): Uint8Array {
-  const L = leaves.length, D = n.length;
-  const f = new FuncBuilder(leaves.map((): ValType => I32).concat(I32), []);
+  const L = leaves.length, D = n.length, count = L + 1;
+  const f = new FuncBuilder(leaves.map((): ValType => I32).concat(I32, I32), []);
   const outP = f.local(I32);
   const ptr = leaves.map(() => n.map(() => f.local(I32)));
   const ctr = n.map(() => f.local(I32));
@@ -416,11 +424,22 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
   // loop nest
   f.get(L).set(outP);
   for (let l = 0; l < L; l++) f.get(l).set(ptr[l][0]);
-  const open = (d: number, count: number, body: () => void) =>
-    f.forRange(ctr[d], () => f.i32(0), () => f.i32(count), 1, body);
+  // the outermost loop runs `count` times (pairs: count >> 1, then the odd one)
+  const open = (d: number, len: number, pairs: boolean, body: () => void) =>
+    f.forRange(
+      ctr[d],
+      () => f.i32(0),
+      () => {
+        if (d > 0) f.i32(pairs ? len >> 1 : len);
+        else if (pairs) f.get(count).i32(1).op(Op.i32_shr_u);
+        else f.get(count);
+      },
+      1,
+      body,
+    );
   const level = (d: number) => {
     if (d < D - 1) {
-      open(d, n[d], () => {
+      open(d, n[d], false, () => {
         for (let l = 0; l < L; l++) f.get(ptr[l][d]).set(ptr[l][d + 1]);
         level(d + 1);
         for (let l = 0; l < L; l++) {
@@ -442,8 +461,15 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
         if (inner[l]) f.get(ptr[l][d]).i32(coef[l][d] * bytesOf(l) * (pair ? 2 : 1)).op(Op.i32_add).set(ptr[l][d]);
       }
     };
-    if (n[d] >= 2) open(d, n[d] >> 1, () => step(true));
-    if (n[d] % 2) step(false);
+    if (d > 0) {
+      if (n[d] >= 2) open(d, n[d], true, () => step(true));
+      if (n[d] % 2) step(false);
+      return;
+    }
+    open(d, n[d], true, () => step(true));
+    f.get(count).i32(1).op(Op.i32_and).if_();
+    step(false);
+    f.end();
   };
   level(0);
   const m = importHeap(new ModuleBuilder());
@@ -453,7 +479,41 @@ function kernelBytes(expr: Expr, dtypes: string[], n: number[], coef: number[][]
 
 // ---------------------------------------------------------------- runtime
 
-const modules = new Map<string, (...a: number[]) => void>();
+interface Kernel {
+  id: number;
+  bytes: Uint8Array;
+  run: (...a: number[]) => void;
+}
+const modules = new Map<string, Kernel>();
+let nextId = 1;
+
+// A worker's share of a job: rows [r0, r1) of the outermost loop. params: [id, codePtr, codeLen, rows,
+// L, out, outStep, base_0.., step_0..] (bytes; a worker compiles module `id` from the bytes the job left
+// in the heap the first time it sees it).
+const WORK_SETUP = `
+  const mods = new Map();
+  return (params, s, S) => {
+    const id = params[0];
+    let run = mods.get(id);
+    if (!run) {
+      const bytes = new Uint8Array(memory.buffer, params[1], params[2]).slice();
+      run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports.run;
+      if (mods.size > 1024) mods.delete(mods.keys().next().value);
+      mods.set(id, run);
+    }
+    const rows = params[3], L = params[4], r0 = Math.floor((rows * s) / S), r1 = Math.floor((rows * (s + 1)) / S);
+    if (r1 <= r0) return;
+    const args = [];
+    for (let l = 0; l < L; l++) args.push(params[7 + l] + r0 * params[7 + L + l]);
+    run(...args, params[5] + r0 * params[6], r1 - r0);
+  };
+`;
+const pool = familyPool(() => {
+  const stub = importHeap(new ModuleBuilder());
+  stub.func(new FuncBuilder([], []), "noop");
+  return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(65536)!, setup: WORK_SETUP };
+}, HAS_SHARED_MEMORY);
+onShutdownThreads(() => pool.close());
 
 function describe(e: Expr, ids: Map<Expr, number>): string {
   let id = ids.get(e);
@@ -500,23 +560,36 @@ export function fusedWasm(
     at.push(top);
     top += (buf.byteLength + 15) & ~15;
   }
-  const outAt = top, size = root.size;
-  const mem = growWasmHeap(outAt + size * 4);
-  if (!mem) return null;
+  const outAt = top, size = root.size, codeAt = (outAt + size * 4 + 15) & ~15;
   const key = `${describe(b.expr, new Map())}|${b.dtypes}|${n}|${coef.map((c) => c.join(",")).join(";")}|${
     leaves.map((l) => l.buf)
   }`;
-  let run = modules.get(key);
-  if (!run) {
+  let k = modules.get(key);
+  const T = size >= tuning.threadMinSize ? Math.min(getNumThreads(), n[0]) : 1;
+  const mem = growWasmHeap(T > 1 ? codeAt + (k?.bytes.length ?? 1 << 16) : codeAt);
+  if (!mem) return null;
+  if (!k) {
     const bytes = kernelBytes(b.expr, b.dtypes, n, coef, leaves);
     const inst = new WebAssembly.Instance(new WebAssembly.Module(bytes as BufferSource), { env: { mem } });
-    run = inst.exports.run as (...a: number[]) => void;
+    k = { id: nextId++, bytes, run: inst.exports.run as (...a: number[]) => void };
     if (modules.size > 1024) modules.delete(modules.keys().next().value!);
-    modules.set(key, run);
+    modules.set(key, k);
   }
   const U8 = new Uint8Array(mem.buffer);
   b.buffers.forEach((buf, i) => U8.set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), at[i]));
-  run(...leaves.map((l) => at[l.buf] + l.off * BYTES[b.dtypes[l.buf]]), outAt);
+  const bases = leaves.map((l) => at[l.buf] + l.off * BYTES[b.dtypes[l.buf]]);
+  const p = T > 1 && k.bytes.length <= 1 << 16 && 7 + 2 * leaves.length <= PARAM_SLOTS ? pool.get(T) : null;
+  if (p) {
+    // rows of the outermost loop: a leaf moves coef·bytes per row, the output the inner loops' size
+    const steps = leaves.map((l, i) => coef[i][0] * BYTES[b.dtypes[l.buf]]), outStep = (size / n[0]) * 4;
+    U8.set(k.bytes, codeAt);
+    p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
+    const shares = sharesOf(n[0], T), run = k.run;
+    p.run(T, (s) => {
+      const r0 = Math.floor((n[0] * s) / shares), r1 = Math.floor((n[0] * (s + 1)) / shares);
+      if (r1 > r0) run(...bases.map((a, i) => a + r0 * steps[i]), outAt + r0 * outStep, r1 - r0);
+    }, shares);
+  } else k.run(...bases, outAt, n[0]);
   return new Float32Array(mem.buffer, outAt, size).slice();
 }
 

@@ -115,6 +115,29 @@ Deno.test("wasm fuse: views (transpose, broadcast, strided slice, reshape) and m
   same(() => ts.reshape(x, [240]).mul(2).add(ts.full([1], -0)), "odd flat length");
 });
 
+Deno.test("wasm fuse: every thread count 1..4 gives the JS kernels' bits (outer loop rows split across workers)", () => {
+  const prevT = ts.getNumThreads(), prevMin = tuning.threadMinSize;
+  tuning.threadMinSize = 0;
+  try {
+    const x = data([7, 5, 33], 11), col = data([7, 1, 33], 12), row = data([33], 13);
+    const flat = data([1155], 14), odd = data([3, 1, 5], 15);
+    for (let T = 1; T <= 4; T++) {
+      ts.setNumThreads(T);
+      same(() => ts.relu(ts.add(x, col)).mul(row), `T=${T} broadcast rows`);
+      same(() => {
+        const t = ts.transpose(x, [2, 0, 1]);
+        return ts.where(ts.greater(t, 0), t, -0);
+      }, `T=${T} transposed view`);
+      same(() => ts.maximum(ts.mul(flat, 3), ts.neg(flat)), `T=${T} one flat loop of odd length`);
+      same(() => ts.sub(ts.slice(x, [[1, 7, 2], [0, 5], [2, 33, 3]]), 1), `T=${T} strided slice, 3 rows`);
+      same(() => ts.div(odd, 7), `T=${T} fewer rows than threads`);
+    }
+  } finally {
+    ts.setNumThreads(prevT);
+    tuning.threadMinSize = prevMin;
+  }
+});
+
 Deno.test("wasm fuse: unsupported parts fall back to the JS kernels with the same results", () => {
   const x = data([6, 50], 4);
   same(() => ts.exp(x), "exp", false);
