@@ -181,6 +181,51 @@ Deno.test(
 );
 
 Deno.test(
+  "window kernels: strided windowSumT and divided window sums (strides 2-3, dilations 1-3, padding, divisor arrays and expressions)",
+  bothPaths(() => {
+    // regular axis: L inputs, O cells starting at s0 + s·o, k taps d apart
+    const ax = (L: number, O: number, s0: number, s: number, k: number, d: number): WindowAxis => ({
+      size: L,
+      starts: Int32Array.from({ length: O }, (_, o) => s0 + s * o),
+      counts: new Int32Array(O).fill(k),
+      dilation: d,
+    });
+    const geoms: WindowAxis[][] = [
+      [ax(13, 6, 0, 2, 3, 1)], // adaptive 13 -> 6
+      [ax(9, 5, -1, 2, 3, 1), ax(17, 8, -1, 2, 3, 2)], // padding; s = d = 2
+      [ax(12, 4, 0, 3, 1, 1), ax(20, 9, 0, 2, 2, 3)], // k < s: inputs no window reaches
+      [ax(7, 3, 0, 3, 3, 2), ax(10, 4, -2, 3, 4, 2), ax(26, 9, 1, 3, 3, 2)], // 3-D, s = 3, d = 2
+      [ax(16, 7, 0, 2, 4, 1), ax(30, 11, -1, 3, 2, 3)], // overlapping windows, ceil-mode-like overhang
+    ];
+    for (const [gi, axes] of geoms.entries()) {
+      const O = axes.map((a) => a.starts.length), S = axes.map((a) => a.size);
+      const g = data([5, ...O], 60 + gi, "float32", false, gi === 1);
+      same(`geometry ${gi} windowSumT`, () => make("windowSumT", [g], { axes }, [5, ...S], "float32"));
+      // a divisor array (the fused "windowSumT of div"), and one still an elementwise expression
+      // (the composition: the division fuses it in double)
+      const d = data(O, 70 + gi, "float32"), D = ts.array(d.abs().add(0.5).dataSync(), { shape: O });
+      const sumT = (d: NDArray) => make("windowSumT", [ts.div(g, d)], { axes }, [5, ...S], "float32");
+      same(`geometry ${gi} windowSumT of g / D`, () => sumT(D));
+      same(`geometry ${gi} windowSumT of g / (|d| + 0.5)`, () => sumT(d.abs().add(0.5)));
+      const x = data([5, ...S], 80 + gi, "float32");
+      const sum = (d: NDArray) => ts.div(make("windowSum", [x], { axes }, [5, ...O], "float32"), d);
+      same(`geometry ${gi} windowSum / D`, () => sum(D));
+      same(`geometry ${gi} windowSum / (|d| + 0.5)`, () => sum(d.abs().add(0.5)));
+      withBackend("wasm", () => {
+        ts.setDebug(true);
+        try {
+          sumT(D).dataSync();
+          const log = ts.kernelLog();
+          assert(log.some((l) => l.startsWith("windowSumT of div")), log.join("; "));
+        } finally {
+          ts.setDebug(false);
+        }
+      });
+    }
+  }),
+);
+
+Deno.test(
   "window kernels: raw primitives on hand-made geometries (empty windows, all-padding, int32)",
   bothPaths(() => {
     const ax = (size: number, starts: number[], counts: number[], dilation = 1): WindowAxis => ({
@@ -419,6 +464,14 @@ Deno.test("window kernels: every thread count 1..4 gives the reference's bits (p
       same(`T=${T} maxPool vjp`, () => {
         const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
         return pull(data(y.shape, 33, "float32")) as NDArray[];
+      });
+      same(`T=${T} adaptive 13->6 vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: 6 }), x13);
+        return pull(data(y.shape, 34, "float32")) as NDArray[];
+      });
+      same(`T=${T} avgPool 3x3 s2 p1 vjp`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 2, padding: 1 }), x);
+        return pull(data(y.shape, 35, "float32")) as NDArray[];
       });
     }
   } finally {
