@@ -31,8 +31,13 @@ const file = new URL(env("TESSERA_WORKLOADS") ?? "../../shared/peers/workloads.j
 const workloads: Workload[] = JSON.parse(Deno.readTextFileSync(file)).workloads;
 const only = env("PEER_ONLY")?.split(",");
 
-const rand = (shape: number[], seed: number): NDArray =>
-  ts.random.uniform(ts.random.key(seed), shape, { minval: -1, maxval: 1 });
+// inputs are concrete arrays, as the peers' tensors are (a lazy random input that a kernel fuses would be
+// recomputed on every call)
+const rand = (shape: number[], seed: number): NDArray => {
+  const a = ts.random.uniform(ts.random.key(seed), shape, { minval: -1, maxval: 1 });
+  ts.realizeAll([a]);
+  return a;
+};
 
 /**
  * The pullback of `f` at `primals` for the cotangent `cot`: vjp once with the

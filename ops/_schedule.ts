@@ -219,6 +219,19 @@ export function mustMaterialize(node: Node, expanded: boolean, uses: number): bo
   return uses > 1 && !isCheap(node);
 }
 
+/**
+ * Whether a fused kernel reads `node`'s values as stored (from its buffer, or through views from the
+ * buffer of what it views) rather than computing them inline in double: then a fast path that realizes
+ * `node` first uses exactly the values the composition uses.
+ */
+export function readsStored(node: Node, expanded: boolean, uses: (n: Node) => number): boolean {
+  for (let n = node, e = expanded;; n = n.inputs[0]) {
+    if (n.buffer || mustMaterialize(n, e, uses(n))) return true;
+    if (!VIEW.has(n.op) || n.op === "pad") return false;
+    e ||= n.op === "expand";
+  }
+}
+
 function isCheap(n: Node): boolean {
   if (n.buffer || n.op === "fill") return true;
   return VIEW.has(n.op) && n.op !== "pad" && isCheap(n.inputs[0]);

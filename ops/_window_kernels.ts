@@ -15,7 +15,7 @@
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
-import { mustMaterialize, registerPattern } from "./_schedule.ts";
+import { readsStored, registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
@@ -799,15 +799,6 @@ function cellsOf(n: Node): number {
 }
 
 /** `n` is an unrealized broadcast of an array of exactly the trailing dims of n with `O` cells. */
-/**
- * Whether the composition's division reads `n` from a buffer (realized, or materialized by the fused
- * kernel): only then does a pattern that realizes n first round it as the composition does (an
- * elementwise chain fused into the division stays in double).
- */
-function readFromBuffer(n: Node, expanded: boolean, uses: (n: Node) => number): boolean {
-  return n.buffer !== null || mustMaterialize(n, expanded, uses(n));
-}
-
 function trailingDivisor(n: Node, O: number): Node | null {
   if (n.buffer || n.op !== "expand") return null;
   const src = n.inputs[0];
@@ -874,7 +865,8 @@ registerPattern((node, uses, input) => {
   if (a.buffer || a.op !== "windowSum" || uses(a) !== 1 || a.shape.join() !== node.shape.join()) return null;
   const O = cellsOf(a);
   const src = trailingDivisor(b, O);
-  if (!src || !readFromBuffer(src, true, uses)) return null;
+  // (an elementwise divisor the composition fuses into the division stays in double there)
+  if (!src || !readsStored(src, true, uses)) return null;
   const D = input(src), x = input(a.inputs[0]);
   const opts = { div: true, f32: node.dtype === "float32" };
   return { buffer: runWindow("sum", axesOf(a), node.dtype, x, opts, null, D), name: "windowSum/div" };
@@ -889,7 +881,7 @@ registerPattern((node, uses, input) => {
   if (a.shape.join() !== c.shape.join()) return null;
   const O = cellsOf(node);
   const src = trailingDivisor(b, O);
-  if (!src || !readFromBuffer(src, true, uses) || !readFromBuffer(a, false, uses)) return null;
+  if (!src || !readsStored(src, true, uses) || !readsStored(a, false, uses)) return null;
   const D = input(src), g = input(a);
   const opts = { div: true, f32: node.dtype === "float32" };
   return { buffer: runWindow("sumT", axesOf(node), node.dtype, g, opts, null, D), name: "windowSumT of div" };
