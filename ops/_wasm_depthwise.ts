@@ -23,7 +23,15 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { getNumThreads, growWasmHeap, heapEpoch, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import {
+  getNumThreads,
+  growWasmHeap,
+  HEAP_MODULES,
+  heapEpoch,
+  importHeap,
+  onShutdownThreads,
+  wasmHeap,
+} from "./_wasm_gemm.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -234,16 +242,10 @@ const WORK_SETUP = `
     const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, Hp - p1));
     ex.pad(src * 4, S2, dst * 4, Wp, Hp * Wp, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
   };
-  const mods = new Map();
+  ${HEAP_MODULES}
   return (P, t, T, th = t) => {
     const [mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, id] = P;
-    let exports = mods.get(id);
-    if (!exports) {
-      const bytes = new Uint8Array(memory.buffer, P[23], P[24]).slice();
-      exports = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports;
-      if (mods.size > 256) mods.clear();
-      mods.set(id, exports);
-    }
+    const exports = heapModule(id, P[23], P[24]);
     const H = new Float32Array(memory.buffer), K = K1 * K2, Ss = S1 * S2, Os = O1 * O2;
     // the weight gradient's unit is one filter (channel c, multiplier m), so first layers (C = 1) split too
     const units = mode === 2 ? C * Cog : N * C, u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T);

@@ -13,9 +13,16 @@ import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
-import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
-import { familyPool, PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
+import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
+import {
+  getNumThreads,
+  growWasmHeap,
+  HEAP_MODULES,
+  heapModulePool,
+  importHeap,
+  onShutdownThreads,
+} from "./_wasm_gemm.ts";
+import { PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
 
 /**
  * Outputs smaller than `minSize` stay on the JS kernels (call and copy overheads); from `threadMinSize`
@@ -490,17 +497,9 @@ let nextId = 1;
 // A worker's share of a job: rows [r0, r1) of the outermost loop. params: [id, codePtr, codeLen, rows,
 // L, out, outStep, base_0.., step_0..] (bytes; a worker compiles module `id` from the bytes the job left
 // in the heap the first time it sees it).
-const WORK_SETUP = `
-  const mods = new Map();
+const WORK_SETUP = `${HEAP_MODULES}
   return (params, s, S) => {
-    const id = params[0];
-    let run = mods.get(id);
-    if (!run) {
-      const bytes = new Uint8Array(memory.buffer, params[1], params[2]).slice();
-      run = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports.run;
-      if (mods.size > 1024) mods.delete(mods.keys().next().value);
-      mods.set(id, run);
-    }
+    const run = heapModule(params[0], params[1], params[2]).run;
     const rows = params[3], L = params[4], r0 = Math.floor((rows * s) / S), r1 = Math.floor((rows * (s + 1)) / S);
     if (r1 <= r0) return;
     const args = [];
@@ -508,11 +507,7 @@ const WORK_SETUP = `
     run(...args, params[5] + r0 * params[6], r1 - r0);
   };
 `;
-const pool = familyPool(() => {
-  const stub = importHeap(new ModuleBuilder());
-  stub.func(new FuncBuilder([], []), "noop");
-  return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(65536)!, setup: WORK_SETUP };
-}, HAS_SHARED_MEMORY);
+const pool = heapModulePool(WORK_SETUP);
 onShutdownThreads(() => pool.close());
 
 function describe(e: Expr, ids: Map<Expr, number>): string {

@@ -10,7 +10,7 @@
 // order, in depth blocks that depend on K only, partial sums passing through
 // C; nothing depends on the thread count or on the tile an element lands in,
 // so results are bit-identical for any number of threads.
-import { closeAllWorkers, familyPool, type WasmThreadPool } from "./_pool_threads.ts";
+import { closeAllWorkers, type FamilyPool, familyPool, type WasmThreadPool } from "./_pool_threads.ts";
 import {
   FuncBuilder,
   HAS_RELAXED_SIMD,
@@ -674,6 +674,34 @@ export function importHeap(m: ModuleBuilder): ModuleBuilder {
     maximum: SHARED ? MAX_PAGES : undefined,
     shared: SHARED,
   });
+}
+
+/**
+ * Worker source defining `heapModule(id, at, len)`: the exports of module `id`, instantiated on the heap
+ * the first time this thread sees the id from the `len` bytes a job left at byte `at` of the heap (for
+ * kernel families whose module varies with the kernel's geometry).
+ */
+export const HEAP_MODULES = `
+  const heapModules = new Map();
+  const heapModule = (id, at, len) => {
+    let ex = heapModules.get(id);
+    if (!ex) {
+      const bytes = new Uint8Array(memory.buffer, at, len).slice();
+      ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports;
+      if (heapModules.size > 256) heapModules.delete(heapModules.keys().next().value);
+      heapModules.set(id, ex);
+    }
+    return ex;
+  };
+`;
+
+/** The worker pool of a kernel family whose jobs bring their modules (`setup` uses {@linkcode HEAP_MODULES}). */
+export function heapModulePool(setup: string): FamilyPool {
+  return familyPool(() => {
+    const stub = importHeap(new ModuleBuilder());
+    stub.func(new FuncBuilder([], []), "noop");
+    return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(PAGE)!, setup };
+  }, SHARED);
 }
 
 /**

@@ -16,9 +16,16 @@ import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { readsStored, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { familyPool, sharesOf } from "./_pool_threads.ts";
-import { getNumThreads, growWasmHeap, importHeap, onShutdownThreads } from "./_wasm_gemm.ts";
+import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
+import { sharesOf } from "./_pool_threads.ts";
+import {
+  getNumThreads,
+  growWasmHeap,
+  HEAP_MODULES,
+  heapModulePool,
+  importHeap,
+  onShutdownThreads,
+} from "./_wasm_gemm.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -408,25 +415,14 @@ export function _useWasmWindows(on: boolean): void {
 
 const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 5]; // f32 lanes
 
-const PAGE = 65536;
-const SHARED = HAS_SHARED_MEMORY;
-
 // The work function of one job, on the calling thread and in the workers
 // (thread t of T takes a contiguous range of planes). A job names its module
 // by id; a thread that has not seen the id compiles the module from the bytes
 // the job left in the shared memory. params: [id, codePtr, codeLen, P, Sp, S,
 // O, rawPtr, xPtr, outPtr, dPtr].
-const WORK_SETUP = `
-  const mods = new Map();
+const WORK_SETUP = `${HEAP_MODULES}
   return (params, t, T) => {
-    const id = params[0];
-    let ex = mods.get(id);
-    if (!ex) {
-      const bytes = new Uint8Array(memory.buffer, params[1], params[2]).slice();
-      ex = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { mem: memory } }).exports;
-      if (mods.size > 256) mods.delete(mods.keys().next().value);
-      mods.set(id, ex);
-    }
+    const ex = heapModule(params[0], params[1], params[2]);
     const P = params[3], p0 = Math.floor((P * t) / T), p1 = Math.floor((P * (t + 1)) / T);
     if (p1 <= p0) return;
     const Sp = params[4], S = params[5], O = params[6];
@@ -439,11 +435,7 @@ const WORK_SETUP = `
 
 let localWork: ((params: Float64Array, t: number, T: number) => void) | null = null;
 const localParams = new Float64Array(16);
-const windowPool = familyPool(() => {
-  const stub = importHeap(new ModuleBuilder());
-  stub.func(new FuncBuilder([], []), "noop");
-  return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(PAGE)!, setup: WORK_SETUP };
-}, SHARED);
+const windowPool = heapModulePool(WORK_SETUP);
 /** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
 export const WINDOW_THREAD_MIN_WORK = 1 << 20;
 /** Tunables (tests lower the threading threshold). */
