@@ -540,7 +540,10 @@ export function winogradApplies(q: Geo3): boolean {
     q.stride.every((s) => s === 1);
 }
 
-/** U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3; G is (m + 2) x 3). */
+/**
+ * U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3; G is (m + 2) x 3): G g for every filter
+ * first, then ξ by ξ so that each block is written in order.
+ */
 function filterTransform(
   w: Float32Array,
   Cout: number,
@@ -549,19 +552,19 @@ function filterTransform(
   H: Float32Array,
   at: number,
 ): void {
-  const n = rows.length, G = rows.flat(), tmp = new Float64Array(n * 3);
-  for (let co = 0; co < Cout; co++) {
-    for (let ci = 0; ci < Cin; ci++) {
-      const g = (co * Cin + ci) * 9;
-      for (let i = 0; i < n; i++) {
-        const a = G[i * 3], b = G[i * 3 + 1], c = G[i * 3 + 2];
-        for (let j = 0; j < 3; j++) tmp[i * 3 + j] = a * w[g + j] + b * w[g + 3 + j] + c * w[g + 6 + j];
-      }
-      for (let i = 0; i < n; i++) {
-        const t0 = tmp[i * 3], t1 = tmp[i * 3 + 1], t2 = tmp[i * 3 + 2];
-        for (let j = 0; j < n; j++) {
-          H[at + ((i * n + j) * Cout + co) * Cin + ci] = t0 * G[j * 3] + t1 * G[j * 3 + 1] + t2 * G[j * 3 + 2];
-        }
+  const n = rows.length, G = rows.flat(), F = Cout * Cin, tmp = new Float64Array(F * n * 3);
+  for (let f = 0; f < F; f++) {
+    const g = f * 9, t = f * n * 3;
+    for (let i = 0; i < n; i++) {
+      const a = G[i * 3], b = G[i * 3 + 1], c = G[i * 3 + 2];
+      for (let j = 0; j < 3; j++) tmp[t + i * 3 + j] = a * w[g + j] + b * w[g + 3 + j] + c * w[g + 6 + j];
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = at + (i * n + j) * F;
+      for (let f = 0, t = i * 3; f < F; f++, t += n * 3) {
+        H[block + f] = tmp[t] * g0 + tmp[t + 1] * g1 + tmp[t + 2] * g2;
       }
     }
   }
@@ -780,25 +783,31 @@ export function winogradGradWeight(
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
     if (!gemmInHeap(XI, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
   }
-  // dW[co][ci] = Gᵀ (M G) (3x3 from (m + 2) x (m + 2))
+  // dW[co][ci] = Gᵀ (M G) (3x3 from (m + 2) x (m + 2)): M G for every filter ξ by ξ (each block read in
+  // order; every sum still over j in increasing order), then Gᵀ (M G) filter by filter
   const H = new Float32Array(memory.buffer), G = (mt === 4 ? G4 : G2).flat(), n = mt + 2;
-  const mg = new Float64Array(n * 3);
-  for (let co = 0; co < Cout; co++) {
-    for (let ci = 0; ci < Cin; ci++) {
-      const at = C + co * ldc + ci, d = (co * Cin + ci) * 9;
-      for (let i = 0; i < n; i++) {
-        for (let b = 0; b < 3; b++) {
-          let v = 0;
-          for (let j = 0; j < n; j++) v += H[at + (i * n + j) * CS] * G[j * 3 + b];
-          mg[i * 3 + b] = v;
+  const F = Cout * Cin, mg = new Float64Array(F * n * 3);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = C + (i * n + j) * CS;
+      for (let co = 0, t = i * 3; co < Cout; co++) {
+        const row = block + co * ldc;
+        for (let ci = 0; ci < Cin; ci++, t += n * 3) {
+          const h = H[row + ci];
+          mg[t] += h * g0;
+          mg[t + 1] += h * g1;
+          mg[t + 2] += h * g2;
         }
       }
-      for (let a = 0; a < 3; a++) {
-        for (let b = 0; b < 3; b++) {
-          let v = 0;
-          for (let i = 0; i < n; i++) v += G[i * 3 + a] * mg[i * 3 + b];
-          dw[d + a * 3 + b] = v;
-        }
+    }
+  }
+  for (let f = 0; f < F; f++) {
+    const t = f * n * 3, d = f * 9;
+    for (let a = 0; a < 3; a++) {
+      for (let b = 0; b < 3; b++) {
+        let v = 0;
+        for (let i = 0; i < n; i++) v += G[i * 3 + a] * mg[t + i * 3 + b];
+        dw[d + a * 3 + b] = v;
       }
     }
   }
