@@ -560,8 +560,13 @@ export function fusedWasm(
     leaves.map((l) => l.buf)
   }`;
   let k = modules.get(key);
-  const T = size >= tuning.threadMinSize ? Math.min(getNumThreads(), n[0]) : 1;
-  const mem = growWasmHeap(T > 1 ? codeAt + (k?.bytes.length ?? 1 << 16) : codeAt);
+  // threads need room for the module bytes after the output; without it, one thread
+  let T = size >= tuning.threadMinSize ? Math.min(getNumThreads(), n[0]) : 1;
+  let mem = T > 1 ? growWasmHeap(codeAt + (k?.bytes.length ?? 1 << 16)) : null;
+  if (!mem) {
+    T = 1;
+    mem = growWasmHeap(codeAt);
+  }
   if (!mem) return null;
   if (!k) {
     const bytes = kernelBytes(b.expr, b.dtypes, n, coef, leaves);
