@@ -1,5 +1,7 @@
 // Shared by the bench files: register each workload with Deno.bench, keep
-// its own wall times, and print one rate line per workload at exit.
+// its own wall times, and print one rate line per workload (with the thread
+// count the kernels may use) at exit.
+import { getNumThreads } from "../mod.ts";
 
 /** One benchmarked call and how to turn its median time into a rate. */
 export interface Work {
@@ -26,11 +28,12 @@ export function benchWorkloads(group: string, work: Work[], options: { n?: numbe
     });
   }
   globalThis.addEventListener("unload", () => {
+    const threads = getNumThreads();
     for (const w of work) {
       const list = (times.get(w.name) ?? []).sort((a, b) => a - b);
       if (list.length === 0) continue;
       const med = list[list.length >> 1];
-      console.log(`${w.name.padEnd(32)} ${med.toFixed(2).padStart(9)} ms  ${w.rate(med)}`);
+      console.log(`${w.name.padEnd(32)} ${med.toFixed(2).padStart(9)} ms  ${w.rate(med)}  (${threads} threads)`);
     }
   });
 }
