@@ -540,6 +540,14 @@ export function winogradApplies(q: Geo3): boolean {
     q.stride.every((s) => s === 1);
 }
 
+// Per-filter double intermediates of the filter transform and the weight-gradient epilogue (never in use
+// at once), kept between calls: a fresh buffer of Cout·Cin·(m + 2)·3 doubles each call costs page faults.
+let filterScratch = new Float64Array(0);
+function filterDoubles(n: number): Float64Array {
+  if (filterScratch.length < n) filterScratch = new Float64Array(n);
+  return filterScratch;
+}
+
 /**
  * U_ξ[co][ci] = (G g Gᵀ)_ξ for every filter g = w[co][ci] (3x3; G is (m + 2) x 3): G g for every filter
  * first, then ξ by ξ so that each block is written in order.
@@ -552,7 +560,7 @@ function filterTransform(
   H: Float32Array,
   at: number,
 ): void {
-  const n = rows.length, G = rows.flat(), F = Cout * Cin, tmp = new Float64Array(F * n * 3);
+  const n = rows.length, G = rows.flat(), F = Cout * Cin, tmp = filterDoubles(F * n * 3);
   for (let f = 0; f < F; f++) {
     const g = f * 9, t = f * n * 3;
     for (let i = 0; i < n; i++) {
@@ -786,7 +794,7 @@ export function winogradGradWeight(
   // dW[co][ci] = Gᵀ (M G) (3x3 from (m + 2) x (m + 2)): M G for every filter ξ by ξ (each block read in
   // order; every sum still over j in increasing order), then Gᵀ (M G) filter by filter
   const H = new Float32Array(memory.buffer), G = (mt === 4 ? G4 : G2).flat(), n = mt + 2;
-  const F = Cout * Cin, mg = new Float64Array(F * n * 3);
+  const F = Cout * Cin, mg = filterDoubles(F * n * 3).fill(0, 0, F * n * 3);
   for (let i = 0; i < n; i++) {
     for (let j = 0; j < n; j++) {
       const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = C + (i * n + j) * CS;
