@@ -509,6 +509,8 @@ const WORK_SETUP = `${HEAP_MODULES}
 `;
 const pool = heapModulePool(WORK_SETUP);
 onShutdownThreads(() => pool.close());
+/** The work function on the calling thread (its shares of a threaded job). */
+let localWork: ((params: Float64Array, s: number, S: number) => void) | null = null;
 
 function describe(e: Expr, ids: Map<Expr, number>): string {
   let id = ids.get(e);
@@ -584,11 +586,9 @@ export function fusedWasm(
     const steps = leaves.map((l, i) => coef[i][0] * BYTES[b.dtypes[l.buf]]), outStep = (size / n[0]) * 4;
     U8.set(k.bytes, codeAt);
     p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
-    const shares = sharesOf(n[0], T), run = k.run;
-    p.run(T, (s) => {
-      const r0 = Math.floor((n[0] * s) / shares), r1 = Math.floor((n[0] * (s + 1)) / shares);
-      if (r1 > r0) run(...bases.map((a, i) => a + r0 * steps[i]), outAt + r0 * outStep, r1 - r0);
-    }, shares);
+    const shares = sharesOf(n[0], T);
+    localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
+    p.run(T, (s) => localWork!(p.params, s, shares), shares);
   } else k.run(...bases, outAt, n[0]);
   return new Float32Array(mem.buffer, outAt, size).slice();
 }
