@@ -985,34 +985,37 @@ function gemmBatch(
     return true;
   }
   // Threaded: while the workers compute, the calling thread copies finished
-  // chunks out between its own (first writes to a fresh output page-fault,
-  // which is costly, so it pays to overlap them with the workers' compute).
+  // units out between its own chunks (first writes to a fresh output
+  // page-fault, which is costly, so it pays to overlap them with the workers'
+  // compute). A unit is a chunk of whole rows, or with column chunks a whole
+  // batch item: copying a column chunk row by row (8192 short copies for a
+  // 1x1 conv of 8x128x32x32) cost more than the copy itself.
   const I = new Int32Array(r.memory.buffer);
-  const copied = new Uint8Array(chunks);
+  const unitChunks = byRows ? 1 : per, units = chunks / unitChunks;
+  const copied = new Uint8Array(units);
   let first = 0;
-  const copyChunk = (q: number) => {
-    const bq = Math.floor(q / per), p0 = (q - bq * per) * group;
+  const copyUnit = (u: number) => {
+    const bq = Math.floor((u * unitChunks) / per), p0 = (u * unitChunks - bq * per) * group;
     const i0 = byRows ? p0 * mr : 0, i1 = byRows ? Math.min((p0 + group) * mr, M) : M;
-    const j0 = byRows ? 0 : p0 * NR, j1 = byRows ? N : Math.min((p0 + group) * NR, N);
     const h0 = cAt + bq * cStride, o0 = cOff + bq * cBatchStride;
-    if (j0 === 0 && j1 === N && Np === N && ldcUser === N) {
-      c.set(H.subarray(h0 + i0 * N, h0 + i1 * N), o0 + i0 * N);
-      return;
-    }
-    for (let i = i0; i < i1; i++) c.set(H.subarray(h0 + i * Np + j0, h0 + i * Np + j1), o0 + i * ldcUser + j0);
+    if (Np === N && ldcUser === N) c.set(H.subarray(h0 + i0 * N, h0 + i1 * N), o0 + i0 * N);
+    else for (let i = i0; i < i1; i++) c.set(H.subarray(h0 + i * Np, h0 + i * Np + N), o0 + i * ldcUser);
+  };
+  const done = (u: number) => {
+    for (let q = u * unitChunks, e = q + unitChunks; q < e; q++) if (Atomics.load(I, flagsAt + q) !== 1) return false;
+    return true;
   };
   const drain = () => {
     const claimed = Math.min(chunks, Atomics.load(I, 0));
-    for (let q = first; q < claimed; q++) {
-      if (copied[q] || Atomics.load(I, flagsAt + q) !== 1) continue;
-      copyChunk(q);
-      copied[q] = 1;
-      if (q === first) first++;
+    for (let u = first; (u + 1) * unitChunks <= claimed; u++) {
+      if (copied[u] || !done(u)) continue;
+      copyUnit(u);
+      copied[u] = 1;
     }
-    while (first < chunks && copied[first]) first++;
+    while (first < units && copied[first]) first++;
   };
   launch(r, sp, job, drain);
-  for (let q = first; q < chunks; q++) if (!copied[q]) copyChunk(q);
+  for (let u = first; u < units; u++) if (!copied[u]) copyUnit(u);
   return true;
 }
 

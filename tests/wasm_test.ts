@@ -197,6 +197,8 @@ Deno.test("wasm dot is bit-identical for 1..4 threads (and matches the reference
     [1, 3, 2900, 1000],
     [3, 61, 97, 530],
     [1, 130, 1100, 70],
+    [4, 20, 64, 300],
+    [2, 7, 4096, 40],
   ];
   let seed = 7;
   const prevMin = tuning.threadMinFlops;
@@ -303,8 +305,10 @@ Deno.test("the mul+add kernel (no relaxed SIMD) matches the reference and is thr
 });
 
 Deno.test("gemmBatchedF32: per-item strides, a shared operand (stride 0), accumulate; equals per-item gemmF32", () => {
+  const prevMin = tuning.threadMinFlops;
+  tuning.threadMinFlops = 1 << 16; // the threaded cases copy C out per batch item (column chunks) or per row chunk
   try {
-    for (const T of [1, 2]) {
+    for (const T of [1, 2, 3]) {
       ts.setNumThreads(T);
       for (
         const [batch, M, N, K, sharedA, sharedB] of [
@@ -312,21 +316,28 @@ Deno.test("gemmBatchedF32: per-item strides, a shared operand (stride 0), accumu
           [4, 70, 9, 40, false, true],
           [5, 6, 7, 8, false, false],
           [2, 130, 200, 100, true, false],
+          [6, 12, 256, 64, true, false],
         ] as [number, number, number, number, boolean, boolean][]
       ) {
-        const aStride = sharedA ? 0 : M * K + 5, bStride = sharedB ? 0 : K * N + 3, cStride = M * (N + 2) + 1;
-        const a = rand(2 + (sharedA ? M * K : batch * aStride), 31),
-          b = rand(1 + (sharedB ? K * N : batch * bStride), 32);
-        const c0 = rand(4 + batch * cStride, 33);
-        const c = c0.slice(), want = c0.slice();
-        gemmBatchedF32(batch, M, N, K, a, 2, aStride, K, b, 1, bStride, N, c, 4, cStride, N + 2, true);
-        for (let q = 0; q < batch; q++) {
-          gemmF32(M, N, K, a, 2 + q * aStride, K, b, 1 + q * bStride, N, want, 4 + q * cStride, N + 2, true);
+        for (const packedC of [false, true]) {
+          const aStride = sharedA ? 0 : M * K + 5, bStride = sharedB ? 0 : K * N + 3;
+          const ldc = packedC ? N : N + 2, cStride = packedC ? M * N : M * (N + 2) + 1;
+          const a = rand(2 + (sharedA ? M * K : batch * aStride), 31),
+            b = rand(1 + (sharedB ? K * N : batch * bStride), 32);
+          const c0 = rand(4 + batch * cStride, 33);
+          for (const acc of [true, false]) {
+            const c = c0.slice(), want = c0.slice();
+            gemmBatchedF32(batch, M, N, K, a, 2, aStride, K, b, 1, bStride, N, c, 4, cStride, ldc, acc);
+            for (let q = 0; q < batch; q++) {
+              gemmF32(M, N, K, a, 2 + q * aStride, K, b, 1 + q * bStride, N, want, 4 + q * cStride, ldc, acc);
+            }
+            assertEquals(c, want, `batched [${batch},${M},${N},${K}] T=${T} ldc=${ldc} acc=${acc}`);
+          }
         }
-        assertEquals(c, want, `batched [${batch},${M},${N},${K}] T=${T}`);
       }
     }
   } finally {
+    tuning.threadMinFlops = prevMin;
     ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
