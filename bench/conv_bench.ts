@@ -2,7 +2,16 @@
 // with the batch reduced to N = 1 (the plain-JS kernels are slow; FLOPs are
 // scaled to match). Run: deno bench --allow-read bench/conv_bench.ts — each
 // bench also prints its throughput (FLOPs / median time, GFLOP/s) at the end.
-import { array, conv2d, type ConvAlgorithm, convTranspose2d, depthwiseConv2d, type NDArray, vjp } from "../mod.ts";
+import {
+  array,
+  conv2d,
+  type ConvAlgorithm,
+  convTranspose2d,
+  depthwiseConv2d,
+  type NDArray,
+  realizeAll,
+  vjp,
+} from "../mod.ts";
 import { benchWorkloads } from "./_timing.ts";
 
 function randn(shape: number[], seed: number): NDArray {
@@ -32,7 +41,7 @@ const xt = randn([N, 64, 16, 16], 8), wt = randn([64, 32, 3, 3], 9);
 function grads(f: (x: NDArray, w: NDArray) => NDArray, x: NDArray, w: NDArray, dy: NDArray, which: number[]): void {
   const [, pull] = vjp(f, x, w);
   const g = pull(dy) as NDArray[];
-  for (const i of which) g[i].dataSync();
+  realizeAll(which.map((i) => g[i]));
 }
 
 const conv3 = (algorithm: ConvAlgorithm) => (x: NDArray, w: NDArray) => conv2d(x, w, { padding: 1, algorithm });
@@ -40,22 +49,22 @@ const dil = (x: NDArray, w: NDArray) => conv2d(x, w, { padding: 2, dilation: 2 }
 const dw = (x: NDArray, w: NDArray) => depthwiseConv2d(x, w, { padding: 1 });
 
 const WORK: Work[] = [
-  { name: "conv2d_3x3_fwd (auto)", flops: 1207959552, run: () => void conv3("auto")(x3, w3).dataSync() },
-  { name: "conv2d_3x3_fwd (im2col)", flops: 1207959552, run: () => void conv3("im2col")(x3, w3).dataSync() },
-  { name: "conv2d_3x3_fwd (winograd)", flops: 1207959552, run: () => void conv3("winograd")(x3, w3).dataSync() },
-  { name: "conv2d_3x3_fwd (direct)", flops: 1207959552, run: () => void conv3("direct")(x3, w3).dataSync() },
+  { name: "conv2d_3x3_fwd (auto)", flops: 1207959552, run: () => realizeAll([conv3("auto")(x3, w3)]) },
+  { name: "conv2d_3x3_fwd (im2col)", flops: 1207959552, run: () => realizeAll([conv3("im2col")(x3, w3)]) },
+  { name: "conv2d_3x3_fwd (winograd)", flops: 1207959552, run: () => realizeAll([conv3("winograd")(x3, w3)]) },
+  { name: "conv2d_3x3_fwd (direct)", flops: 1207959552, run: () => realizeAll([conv3("direct")(x3, w3)]) },
   { name: "conv2d_3x3_bwd_input", flops: 1207959552, run: () => grads(conv3("auto"), x3, w3, dy3, [0]) },
   { name: "conv2d_3x3_bwd_filter", flops: 1207959552, run: () => grads(conv3("auto"), x3, w3, dy3, [1]) },
   { name: "conv2d_3x3_bwd", flops: 2415919104, run: () => grads(conv3("auto"), x3, w3, dy3, [0, 1]) },
-  { name: "conv2d_1x1_fwd", flops: 268435456, run: () => void conv2d(x1, w1).dataSync() },
-  { name: "depthwise_conv2d_3x3_fwd", flops: 18874368, run: () => void dw(x1, wd).dataSync() },
+  { name: "conv2d_1x1_fwd", flops: 268435456, run: () => realizeAll([conv2d(x1, w1)]) },
+  { name: "depthwise_conv2d_3x3_fwd", flops: 18874368, run: () => realizeAll([dw(x1, wd)]) },
   { name: "depthwise_conv2d_3x3_bwd", flops: 37748736, run: () => grads(dw, x1, wd, dyd, [0, 1]) },
-  { name: "dilated_conv2d_3x3_r2_fwd", flops: 1207959552, run: () => void dil(x3, w3).dataSync() },
+  { name: "dilated_conv2d_3x3_r2_fwd", flops: 1207959552, run: () => realizeAll([dil(x3, w3)]) },
   { name: "dilated_conv2d_3x3_r2_bwd", flops: 2415919104, run: () => grads(dil, x3, w3, dy3, [0, 1]) },
   {
     name: "conv2d_transpose_3x3_s2_fwd",
     flops: 75497472,
-    run: () => void convTranspose2d(xt, wt, { stride: 2, padding: 1, outputPadding: 1 }).dataSync(),
+    run: () => realizeAll([convTranspose2d(xt, wt, { stride: 2, padding: 1, outputPadding: 1 })]),
   },
 ];
 

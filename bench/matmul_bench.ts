@@ -6,7 +6,7 @@
 //   deno bench bench/matmul_bench.ts          the same cases under `deno bench`
 //
 // Method as in ../shared/peers: warm-up, then the median of timed repetitions,
-// each one including reading the result back (dataSync).
+// each one computing the result into memory (realizeAll; no copy out, as the peers).
 import * as ts from "../mod.ts";
 import { _useRelaxedSimd } from "../ops/_wasm_gemm.ts";
 import { HAS_RELAXED_SIMD } from "../ops/_wasm.ts";
@@ -50,11 +50,11 @@ function measure(
 ): { median: number; min: number; max: number; reps: number } {
   setup(c);
   const reps = c.backend === "js" ? 5 : 30, warm = c.backend === "js" ? 1 : 5;
-  for (let i = 0; i < warm; i++) ts.matmul(a, b).dataSync();
+  for (let i = 0; i < warm; i++) ts.realizeAll([ts.matmul(a, b)]);
   const t: number[] = [];
   for (let i = 0; i < reps; i++) {
     const t0 = performance.now();
-    ts.matmul(a, b).dataSync();
+    ts.realizeAll([ts.matmul(a, b)]);
     t.push(performance.now() - t0);
   }
   t.sort((x, y) => x - y);
@@ -104,7 +104,7 @@ if (import.meta.main) {
       warmup: c.backend === "js" ? 1 : 5,
       fn: () => {
         setup(c);
-        ts.matmul(ops[0], ops[1]).dataSync();
+        ts.realizeAll([ts.matmul(ops[0], ops[1])]);
       },
     });
   }

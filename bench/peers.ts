@@ -5,7 +5,9 @@
 //   deno task bench:peers > ../shared/peers/tessera.jsonl
 //
 // Method as the peers': warm-up, then the median of >= 5 timed calls
-// (continuing up to 1.5 s, at most 30), each including reading the result;
+// (continuing up to 1.5 s, at most 30); a call computes its result into
+// memory (`realizeAll`) and does not copy it out, as no peer does (tfjs: op
+// call + dispose, no readback; jax-js: blockUntilReady; PyTorch: eager);
 // backward workloads time the pullback only (forward not timed, as the peers).
 // PEER_ONLY=name,name limits the workloads.
 import * as ts from "../mod.ts";
@@ -50,11 +52,13 @@ function gradOf(f: (...xs: NDArray[]) => NDArray, primals: NDArray[], cot: NDArr
   return () => {
     const grads = pullback(cot) as NDArray[];
     ts.realizeAll(which.map((i) => grads[i]));
-    for (const i of which) grads[i].dataSync();
   };
 }
 
 type Plan = { fn: () => void; note: string };
+
+/** Compute `y` into its buffer (what a timed call does). */
+const compute = (y: NDArray): void => ts.realizeAll([y]);
 
 function plan(w: Workload): Plan | null {
   const s = w.shapes_nchw;
@@ -67,7 +71,7 @@ function plan(w: Workload): Plan | null {
     case "conv2d_1x1_fwd":
     case "dilated_conv2d_3x3_r2_fwd": {
       const wt = rand(s.w, 2), dil = w.name.startsWith("dilated") ? 2 : 1, pad = w.name.includes("1x1") ? 0 : dil;
-      return { fn: () => void conv(pad, dil)(x, wt).dataSync(), note: "conv2d" };
+      return { fn: () => compute(conv(pad, dil)(x, wt)), note: "conv2d" };
     }
     case "conv2d_3x3_bwd_input":
       return { fn: gradOf(conv(1, 1), [x, rand(s.w, 2)], dy, [0]), note: "vjp of conv2d wrt x" };
@@ -80,7 +84,7 @@ function plan(w: Workload): Plan | null {
     }
     case "depthwise_conv2d_3x3_fwd": {
       const wt = rand(s.w, 2);
-      return { fn: () => void ts.depthwiseConv2d(x, wt, { padding: 1 }).dataSync(), note: "depthwiseConv2d" };
+      return { fn: () => compute(ts.depthwiseConv2d(x, wt, { padding: 1 })), note: "depthwiseConv2d" };
     }
     case "depthwise_conv2d_3x3_bwd":
       return {
@@ -90,23 +94,23 @@ function plan(w: Workload): Plan | null {
     case "conv2d_transpose_3x3_s2_fwd": {
       const wt = rand(s.w_torch_in_out_kh_kw, 2);
       return {
-        fn: () => void ts.convTranspose2d(x, wt, { stride: 2, padding: 1, outputPadding: 1 }).dataSync(),
+        fn: () => compute(ts.convTranspose2d(x, wt, { stride: 2, padding: 1, outputPadding: 1 })),
         note: "convTranspose2d",
       };
     }
     case "maxpool2d_2x2_s2_fwd":
-      return { fn: () => void ts.maxPool2d(x, { kernelSize: 2 }).dataSync(), note: "maxPool2d" };
+      return { fn: () => compute(ts.maxPool2d(x, { kernelSize: 2 })), note: "maxPool2d" };
     case "maxpool2d_2x2_s2_bwd":
       return { fn: gradOf((x) => ts.maxPool2d(x, { kernelSize: 2 }), [x], dy, [0]), note: "vjp of maxPool2d" };
     case "avgpool2d_3x3_s1_p1_fwd":
-      return { fn: () => void ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }).dataSync(), note: "avgPool2d" };
+      return { fn: () => compute(ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 })), note: "avgPool2d" };
     case "avgpool2d_3x3_s1_p1_bwd":
       return {
         fn: gradOf((x) => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }), [x], dy, [0]),
         note: "vjp of avgPool2d",
       };
     case "adaptive_avgpool2d_6x6_fwd":
-      return { fn: () => void ts.adaptiveAvgPool2d(x, { outputSize: 6 }).dataSync(), note: "adaptiveAvgPool2d" };
+      return { fn: () => compute(ts.adaptiveAvgPool2d(x, { outputSize: 6 })), note: "adaptiveAvgPool2d" };
     case "adaptive_avgpool2d_6x6_bwd":
       return {
         fn: gradOf((x) => ts.adaptiveAvgPool2d(x, { outputSize: 6 }), [x], dy, [0]),
@@ -114,7 +118,7 @@ function plan(w: Workload): Plan | null {
       };
     case "matmul_512": {
       const a = rand(s.a, 1), b = rand(s.b, 2);
-      return { fn: () => void ts.matmul(a, b).dataSync(), note: "matmul" };
+      return { fn: () => compute(ts.matmul(a, b)), note: "matmul" };
     }
     case "cnn_train_step_b32":
       return { fn: trainStep(), note: "valueAndGrad + crossEntropy + sgd(lr=0.01)" };
