@@ -436,8 +436,11 @@ const WORK_SETUP = `${HEAP_MODULES}
 let localWork: ((params: Float64Array, t: number, T: number) => void) | null = null;
 const localParams = new Float64Array(16);
 const windowPool = heapModulePool(WORK_SETUP);
-/** Tap-cells (cells × taps) below which a window kernel stays on the calling thread. */
-export const WINDOW_THREAD_MIN_WORK = 1 << 20;
+/**
+ * Tap-cells (cells × taps) below which a window kernel stays on the calling
+ * thread (adaptive 13→6 average on 8×256 planes, 663K, runs ~30% faster on two).
+ */
+export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
