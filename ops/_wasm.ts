@@ -88,6 +88,7 @@ export const Op = {
   f32_add: 0x92,
   f32_sub: 0x93,
   f32_mul: 0x94,
+  f32_div: 0x95,
   f64_convert_i32_s: 0xb7,
   f64_convert_i32_u: 0xb8,
   f64_promote_f32: 0xbb,

@@ -16,7 +16,7 @@ import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { readsStored, registerPattern } from "./_schedule.ts";
-import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
+import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { sharesOf } from "./_pool_threads.ts";
 import {
   getNumThreads,
@@ -311,6 +311,12 @@ function runWindow(
         out.set(res);
         return out;
       }
+    } else {
+      const res = scatterKernel(axes, p, opts.div === true)?.run(x, P, D);
+      if (res) {
+        out.set(res);
+        return out;
+      }
     }
   }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
@@ -419,7 +425,9 @@ const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 
 // (thread t of T takes a contiguous range of planes). A job names its module
 // by id; a thread that has not seen the id compiles the module from the bytes
 // the job left in the shared memory. params: [id, codePtr, codeLen, P, Sp, S,
-// O, rawPtr, xPtr, outPtr, dPtr].
+// O, rawPtr, xPtr, outPtr, dPtr, scratchPtr, scratchBytes] (Sp and O: the
+// run's input and output floats per plane; share t's scratch at scratchPtr +
+// t·scratchBytes, for the scatter kernels).
 const WORK_SETUP = `${HEAP_MODULES}
   return (params, t, T) => {
     const ex = heapModule(params[0], params[1], params[2]);
@@ -429,7 +437,7 @@ const WORK_SETUP = `${HEAP_MODULES}
     const x = params[8] + p0 * Sp * 4;
     if (ex.prediv) ex.prediv(p1 - p0, params[7] + p0 * S * 4, params[10]);
     if (ex.pad) ex.pad(p1 - p0, params[7] + p0 * S * 4, x);
-    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10]);
+    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10], params[11] + t * params[12]);
   };
 `;
 
@@ -662,12 +670,133 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr]);
+      params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr, 0, 0]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const shares = sharesOf(P, T);
       if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
       else localWork!(params, 0, 1);
       return new Float32Array(mm.buffer, outPtr, P * O);
+    },
+  };
+}
+
+/** The scatter kernel of a windowSumT (of `div(g, D)` with `div`); cached per geometry, null where not built. */
+function scatterKernel(axes: WindowAxis[], p: Plan, div: boolean): WasmKernel | null {
+  const key = `scatter|${div}|${geometryKey(axes)}`;
+  let k = wasmKernels.get(key);
+  if (k === undefined) {
+    try {
+      k = buildScatter(p, div);
+    } catch {
+      k = null;
+    }
+    if (wasmKernels.size > 256) wasmKernels.delete(wasmKernels.keys().next().value!);
+    wasmKernels.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * windowSumT of any regular geometry (strides, dilations, padding) as the
+ * reference computes it: per plane, a zeroed double plane (padded so that
+ * every tap lies inside), each cell's value (g, or the f32 quotient g / D)
+ * added at its taps, cells in order, then the unpadded part rounded to f32.
+ * Each share of planes has its own double plane in the heap.
+ */
+function buildScatter(p: Plan, div: boolean): WasmKernel | null {
+  const { A, B, C, S, O } = p;
+  if (!(A.regular && B.regular && C.regular)) return null;
+  const K = A.k * B.k * C.k;
+  if (K > MAX_UNROLL || K === 0 || O === 0) return null;
+  const pads = [A, B, C].map(padsOf);
+  const [LA, LB, LC] = [A, B, C].map((a, i) => a.L + pads[i][0] + pads[i][1]);
+  const Sp = LA * LB * LC;
+  const offsets: number[] = [];
+  for (let ta = 0; ta < A.k; ta++) {
+    for (let tb = 0; tb < B.k; tb++) {
+      for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
+    }
+  }
+  const m = importHeap(new ModuleBuilder());
+  // run(P, xPtr, outPtr, dPtr, scrPtr): g [P][O] at xPtr, results [P][S] at outPtr, D [O] at dPtr
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [Pp, xPtr, outPtr, dPtr, scr] = [0, 1, 2, 3, 4];
+  const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), oc = f.local(I32), ia = f.local(I32);
+  const xa = f.local(I32), da = f.local(I32), addr = f.local(I32), dst = f.local(I32), g = f.local(F64);
+  // for (i = 0; i < n; i++) body, n ≥ 1 a constant or the local Pp
+  const count = (i: number, n: number | null, body: () => void) => {
+    f.i32(0).set(i);
+    f.loop();
+    body();
+    f.get(i).i32(1).op(Op.i32_add).tee(i);
+    if (n === null) f.get(Pp);
+    else f.i32(n);
+    f.op(Op.i32_lt_s).brIf(0);
+    f.end();
+  };
+  f.get(xPtr).set(xa);
+  count(pl, null, () => {
+    f.get(scr).i32(0).i32(Sp * 8).memoryFill();
+    f.get(dPtr).set(da);
+    count(oa, A.O, () => {
+      count(ob, B.O, () => {
+        // addr = scr + 8·(((A.s0 + padA + oa·sA)·LB + B.s0 + padB + ob·sB)·LC + C.s0 + padC)
+        f.get(oa).i32(A.s).op(Op.i32_mul).i32(A.s0 + pads[0][0]).op(Op.i32_add).i32(LB).op(Op.i32_mul);
+        f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(B.s0 + pads[1][0]).op(Op.i32_add);
+        f.i32(LC).op(Op.i32_mul).i32(C.s0 + pads[2][0]).op(Op.i32_add).i32(8).op(Op.i32_mul);
+        f.get(scr).op(Op.i32_add).set(addr);
+        count(oc, C.O, () => {
+          f.get(xa).mem(Op.f32_load, 2);
+          if (div) f.get(da).mem(Op.f32_load, 2).op(Op.f32_div);
+          f.op(Op.f64_promote_f32).set(g);
+          for (const off of offsets) {
+            f.get(addr).get(addr).mem(Op.f64_load, 3, off * 8).get(g).op(Op.f64_add).mem(Op.f64_store, 3, off * 8);
+          }
+          f.get(addr).i32(C.s * 8).op(Op.i32_add).set(addr);
+          f.get(xa).i32(4).op(Op.i32_add).set(xa);
+          f.get(da).i32(4).op(Op.i32_add).set(da);
+        });
+      });
+    });
+    // the unpadded positions, rounded to f32, to out[pl]
+    f.get(pl).i32(S * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(dst);
+    count(ia, A.L, () => {
+      count(ob, B.L, () => {
+        f.get(ia).i32(pads[0][0]).op(Op.i32_add).i32(LB).op(Op.i32_mul).get(ob).op(Op.i32_add);
+        f.i32(pads[1][0]).op(Op.i32_add).i32(LC).op(Op.i32_mul).i32(pads[2][0]).op(Op.i32_add);
+        f.i32(8).op(Op.i32_mul).get(scr).op(Op.i32_add).set(addr);
+        count(oc, C.L, () => {
+          f.get(dst).get(addr).mem(Op.f64_load, 3).op(Op.f32_demote_f64).mem(Op.f32_store, 2);
+          f.get(dst).i32(4).op(Op.i32_add).set(dst);
+          f.get(addr).i32(8).op(Op.i32_add).set(addr);
+        });
+      });
+    });
+  });
+  m.func(f, "run");
+  const code = m.bytes(), id = nextModuleId++;
+  new WebAssembly.Module(code); // validate now: an invalid module turns the wasm path off for this geometry
+  return {
+    complete: true,
+    groups: 0,
+    run(x, P, D) {
+      // [g][results][divisor][a double plane per share][module bytes], 16-byte aligned
+      const al = (n: number) => (n + 15) & ~15;
+      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
+      const shares = pool ? sharesOf(P, T) : 1;
+      const xPtr = 0, outPtr = al(P * O * 4), dPtr = al(outPtr + P * S * 4), scrPtr = al(dPtr + (div ? O * 4 : 0));
+      const codePtr = al(scrPtr + shares * Sp * 8);
+      const mm = growWasmHeap(codePtr + code.length + 16);
+      if (!mm) return null; // too large for the heap: the JS kernel does it
+      new Float32Array(mm.buffer, xPtr, P * O).set(x);
+      if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
+      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
+      const params = pool ? pool.params : localParams;
+      params.set([id, codePtr, code.length, P, O, S, S, 0, xPtr, outPtr, dPtr, scrPtr, Sp * 8]);
+      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
+      if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
+      else localWork!(params, 0, 1);
+      return new Float32Array(mm.buffer, outPtr, P * S);
     },
   };
 }
@@ -695,7 +824,7 @@ function predivFunction(S: number): FuncBuilder {
     f.end();
   }
   for (let r = 0; r < rest; r++) {
-    f.get(a).get(a).mem(Op.f32_load, 0, 4 * r).get(b).mem(Op.f32_load, 0, 4 * r).op(0x95); // f32.div
+    f.get(a).get(a).mem(Op.f32_load, 0, 4 * r).get(b).mem(Op.f32_load, 0, 4 * r).op(Op.f32_div);
     f.mem(Op.f32_store, 0, 4 * r);
   }
   f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(P).op(Op.i32_lt_s).brIf(0);

@@ -457,6 +457,8 @@ Deno.test("window kernels: every thread count 1..4 gives the reference's bits (p
   try {
     const x = data([3, 5, 21, 26], 31, "float32", false, true);
     const x13 = data([4, 7, 13, 13], 32, "float32", true);
+    // enough planes that the shares of a strided windowSumT run at the same time (each has its own double plane)
+    const xBig = data([8, 64, 27, 27], 36, "float32");
     for (let T = 1; T <= 4; T++) {
       ts.setNumThreads(T);
       same(`T=${T} maxPool 2x2`, () => ts.maxPool2d(x, { kernelSize: 2 }));
@@ -477,6 +479,10 @@ Deno.test("window kernels: every thread count 1..4 gives the reference's bits (p
       same(`T=${T} avgPool 3x3 s2 p1 vjp`, () => {
         const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 2, padding: 1 }), x);
         return pull(data(y.shape, 35, "float32")) as NDArray[];
+      });
+      same(`T=${T} avgPool 3x3 s2 vjp, 512 planes`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 2 }), xBig);
+        return pull(data(y.shape, 37, "float32")) as NDArray[];
       });
     }
   } finally {
