@@ -120,6 +120,15 @@ function finish(node: Node, buffer: TypedArray): void {
   if (!tracing()) node.inputs = [];
 }
 
+/**
+ * Realize `node` with `buffer`, its exact value, which a fused fast path
+ * computed on the way to another node (e.g. window argmax indices that a
+ * later pullback of the same forward would otherwise compute again).
+ */
+export function materialize(node: Node, buffer: TypedArray): void {
+  if (!node.buffer) finish(node, buffer);
+}
+
 // Ops that leave the row-major data unchanged: realized, they share the buffer.
 const SAME_DATA: ReadonlySet<Prim> = new Set<Prim>(["reshape", "alias", "stopGradient", "custom"]);
 

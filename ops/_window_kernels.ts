@@ -15,7 +15,7 @@
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
-import { readsStored, registerPattern } from "./_schedule.ts";
+import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { sharesOf } from "./_pool_threads.ts";
 import {
@@ -95,10 +95,9 @@ function axisInfo(a: WindowAxis): AxisInfo {
 /**
  * sum: windowSum (optionally divided by a per-cell divisor, as
  * `div(windowSum(x), D)`); argmax: windowArgmax; max: the gather of x at the
- * window argmax; sumT: windowSumT (optionally of `div(g, D)`); argmaxT: the
- * scatterAdd of g at the window argmax onto a constant base.
+ * window argmax; sumT: windowSumT (optionally of `div(g, D)`).
  */
-type Mode = "sum" | "argmax" | "max" | "sumT" | "argmaxT";
+type Mode = "sum" | "argmax" | "max" | "sumT";
 
 interface Options {
   /** divide by D[cell] (sum: after rounding the sum to the dtype; sumT: g / D rounded to the dtype) */
@@ -107,8 +106,7 @@ interface Options {
   f32?: boolean;
   /**
    * 4-cell groups at the start of each interior row that the wasm kernel has
-   * computed (their results are in `R`: values already copied into `out`, or
-   * the argmax indices for argmaxT); the JS kernel skips them.
+   * computed (their results already copied into `out`); the JS kernel skips them.
    */
   pre?: number;
 }
@@ -119,10 +117,7 @@ type KernelFn = (
   P: number,
   T: Int32Array[],
   scr: Float64Array,
-  g: TypedArray | null,
   D: TypedArray | null,
-  base: number,
-  R: Int32Array | null,
 ) => void;
 
 interface Plan {
@@ -175,10 +170,8 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   const K = A.k * B.k * C.k;
   const unroll = A.regular && B.regular && C.regular && K <= MAX_UNROLL && C.ihi > C.ilo;
   const FR = (e: string) => (opts.f32 ? `Math.fround(${e})` : e);
-  const isMax = mode === "argmax" || mode === "max" || mode === "argmaxT";
-  // argmaxT: direct stores when windows are disjoint, else a per-plane double accumulator
-  const direct = mode === "argmaxT" && disjoint([A, B, C]);
-  const scatter = mode === "sumT" || (mode === "argmaxT" && !direct);
+  const isMax = mode === "argmax" || mode === "max";
+  const scatter = mode === "sumT";
   const L: string[] = [];
   const push = (s: string) => L.push(s);
   push(
@@ -187,9 +180,7 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   // What a cell does once its argmax is known.
   const finishMax = (arg: string): string => {
     const j = `(${arg} < 0 ? ${arg} + ${S} : ${arg})`;
-    if (mode === "argmax") return `out[o] = ${arg};`;
-    if (mode === "max") return `out[o] = x[xb + ${j}];`;
-    return direct ? `out[xb + ${j}] = base + g[o];` : `scr[${j}] += g[o];`;
+    return mode === "argmax" ? `out[o] = ${arg};` : `out[o] = x[xb + ${j}];`;
   };
   const sumOut = (s: string) => (opts.div ? `out[o] = ${FR(s)} / D[o - ob0];` : `out[o] = ${s};`);
   const gvalue = opts.div ? FR(`x[o] / D[o - ob0]`) : `x[o]`;
@@ -241,7 +232,7 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   };
   push(`for (let p = 0; p < P; p++) {`);
   push(`const xb = p * ${S}, ob0 = p * ${O}; let o = ob0;`);
-  if (scatter) push(mode === "sumT" ? `scr.fill(0, 0, ${S});` : `scr.fill(base, 0, ${S});`);
+  if (scatter) push(`scr.fill(0, 0, ${S});`);
   push(`for (let oa = 0; oa < ${A.O}; oa++) { const sa = aS[oa], la = aLo[oa], ha = aHi[oa];`);
   push(`for (let ob = 0; ob < ${B.O}; ob++) { const sb = bS[ob], lb = bLo[ob], hb = bHi[ob];`);
   if (unroll) {
@@ -252,10 +243,7 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
     push(`}`);
     push(`let w = (sa * ${B.L} + sb) * ${LC} + ${C.s0} + oc * ${C.s};`);
     const pre = 4 * (opts.pre ?? 0);
-    if (pre > 0 && mode === "argmaxT") {
-      push(`for (const e = oc + ${pre}; oc < e; oc++, o++) { const arg = R[o]; ${finishMax("arg")} }`);
-      push(`w += ${pre * C.s};`);
-    } else if (pre > 0) push(`oc += ${pre}; o += ${pre}; w += ${pre * C.s};`);
+    if (pre > 0) push(`oc += ${pre}; o += ${pre}; w += ${pre * C.s};`);
     push(`for (; oc < ${C.ihi}; oc++, o++, w += ${C.s}) {`);
     L.push(...interior());
     push(`}`);
@@ -271,7 +259,7 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   push(`} }`);
   if (scatter) push(`out.set(scr.subarray(0, ${S}), xb);`);
   push(`}`);
-  const fn = new Function("x", "out", "P", "T", "scr", "g", "D", "base", "R", L.join("\n")) as KernelFn;
+  const fn = new Function("x", "out", "P", "T", "scr", "D", L.join("\n")) as KernelFn;
   return { fn, S, O, tables, A, B, C };
 }
 
@@ -279,9 +267,9 @@ let scratch = new Float64Array(4096);
 
 /**
  * Run one window kernel: `x` is the window input (the cotangent for sumT),
- * `g` the updates of argmaxT, `D` the per-cell divisor, `base` argmaxT's
- * constant base value. Float32 sum / max / argmax / argmaxT run the interior
- * 4-cell groups in wasm SIMD when the geometry allows, the rest in JS.
+ * `D` the per-cell divisor. Float32 sum / max / argmax run the interior 4-cell
+ * groups in wasm SIMD when the geometry allows, the rest in JS; sumT runs in
+ * wasm as a stride-1 window sum or a scatter.
  */
 function runWindow(
   mode: Mode,
@@ -289,19 +277,14 @@ function runWindow(
   dtype: Node["dtype"],
   x: TypedArray,
   opts: Options = {},
-  g: TypedArray | null = null,
   D: TypedArray | null = null,
-  base = 0,
 ): TypedArray {
   let p = plan(mode, axes, opts);
   const inner = mode === "sumT" ? p.O : p.S;
   const P = inner === 0 ? 0 : x.length / inner;
-  const outInner = mode === "sumT" || mode === "argmaxT" ? p.S : p.O;
-  const out = allocate(dtype, P * outInner);
+  const out = allocate(dtype, P * (mode === "sumT" ? p.S : p.O));
   if (scratch.length < p.S) scratch = new Float64Array(p.S);
-  if (mode === "argmaxT" && base !== 0) out.fill(base);
   if (P === 0) return out;
-  let R: Int32Array | null = null;
   if (mode === "sumT" && x instanceof Float32Array && dtype === "float32" && useWasm) {
     const tAxes = transposedAxes(axes);
     if (tAxes) {
@@ -320,21 +303,15 @@ function runWindow(
     }
   }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
-    const wmode = mode === "argmaxT" ? "argmax" : mode;
-    const wk = wasmKernel(wmode, axes, p, opts.div ? "post" : "none");
+    const wk = wasmKernel(mode, axes, p, opts.div ? "post" : "none");
     const res = wk ? wk.run(x, P, D) : null;
     if (wk && res) {
-      const ints = new Int32Array(res.buffer, res.byteOffset, res.length);
-      if (mode === "argmaxT") R = ints;
-      else out.set(mode === "argmax" ? ints : res);
-      if (wk.complete) {
-        if (mode === "argmaxT") scatterAt(out as Float32Array, ints, g!, P, p.S, p.O, base, disjoint([p.A, p.B, p.C]));
-        return out;
-      }
+      out.set(mode === "argmax" ? new Int32Array(res.buffer, res.byteOffset, res.length) : res);
+      if (wk.complete) return out;
       p = plan(mode, axes, { ...opts, pre: wk.groups });
     }
   }
-  p.fn(x, out, P, p.tables, scratch, g, D, base, R);
+  p.fn(x, out, P, p.tables, scratch, D);
   return out;
 }
 
@@ -933,52 +910,62 @@ function trailingDivisor(n: Node, O: number): Node | null {
   return src;
 }
 
-/** reshape(windowArgmax(x)) with the argmax unrealized and used once: the argmax node. */
 /**
- * The unrealized windowArgmax behind an index array `ir` (a reshape of it),
- * used only there unless `shared` (the gather's values can be recomputed by a
- * window max even while the indices are also needed elsewhere, e.g. saved for
- * the backward pass).
+ * The windowArgmax behind an index array `ir` (an unrealized reshape of it),
+ * realized or not, or null. Its other uses do not matter: the gather's values
+ * can be recomputed by a window max even while the indices are also needed
+ * elsewhere (e.g. by the backward pass).
  */
-function argmaxBehind(ir: Node, uses: (n: Node) => number, shared = false): Node | null {
+function argmaxBehind(ir: Node): Node | null {
   if (ir.buffer || ir.op !== "reshape") return null;
   const am = ir.inputs[0];
-  if (!am || am.buffer || am.op !== "windowArgmax" || (!shared && uses(am) !== 1)) return null;
-  return am;
+  return am?.op === "windowArgmax" ? am : null;
 }
 
 const last = (n: Node): number => n.shape[n.shape.length - 1];
 const wasmActive = (): boolean => getBackend() === "wasm";
 
-registerPattern((node, uses, input) => {
+registerPattern((node, _uses, input) => {
   if (node.op !== "gather" || !wasmActive()) return null;
   const axis = (node as Node<"gather">).params.axis;
   const [xr, ir] = node.inputs;
   if (axis !== node.shape.length - 1 || xr.buffer || xr.op !== "reshape") return null;
-  const am = argmaxBehind(ir, uses, true);
-  if (!am || xr.inputs[0] !== am.inputs[0] || xr.dtype !== node.dtype) return null;
+  const am = argmaxBehind(ir);
+  if (!am || am.buffer || xr.inputs[0] !== am.inputs[0] || xr.dtype !== node.dtype) return null;
   const axes = axesOf(am);
   if (last(xr) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
   const x = input(am.inputs[0]);
   return { buffer: runWindow("max", axes, node.dtype, x), name: "windowMax (gather of windowArgmax)" };
 });
 
-registerPattern((node, uses, input) => {
+// The indices are kept on the windowArgmax node (realized with them), so a
+// later pullback of the same forward scatters at them without recomputing
+// the argmax (PyTorch's max_pool saves its indices the same way).
+registerPattern((node, _uses, input) => {
   if (node.op !== "scatterAdd" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
   const axis = (node as Node<"scatterAdd">).params.axis;
   const [base, ir, upd] = node.inputs;
   if (axis !== node.shape.length - 1 || base.buffer || base.op !== "expand") return null;
   const fill = base.inputs[0];
   if (!fill || fill.buffer || fill.op !== "fill" || fill.shape.length !== 0) return null;
-  const am = argmaxBehind(ir, uses, true);
+  const am = argmaxBehind(ir);
   if (!am || upd.dtype !== node.dtype || upd.shape.join() !== ir.shape.join()) return null;
   const axes = axesOf(am);
   if (last(node) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
-  const x = input(am.inputs[0]), g = input(upd);
-  const v = (fill as Node<"fill">).params.value;
+  const saved = am.buffer as Int32Array | undefined;
+  const R = saved ?? runWindow("argmax", axes, "int32", input(am.inputs[0])) as Int32Array;
+  materialize(am, R);
+  const [A, B, C] = [...Array(3 - axes.length).fill(TRIVIAL), ...axes].map(axisInfo);
+  const S = A.L * B.L * C.L,
+    O = A.O * B.O * C.O,
+    P = O === 0 ? 0 : R.length / O,
+    v = (fill as Node<"fill">).params.value;
+  const out = allocate(node.dtype, P * S) as Float32Array;
+  if (!Object.is(v, 0)) out.fill(v); // a -0 base too
+  scatterAt(out, R, input(upd), P, S, O, v, disjoint([A, B, C]));
   return {
-    buffer: runWindow("argmaxT", axes, node.dtype, x, {}, g, null, v),
-    name: "windowArgmaxT (scatterAdd at windowArgmax)",
+    buffer: out,
+    name: saved ? "scatterAdd at saved windowArgmax" : "windowArgmaxT (scatterAdd at windowArgmax)",
   };
 });
 
@@ -993,7 +980,7 @@ registerPattern((node, uses, input) => {
   if (!src || !readsStored(src, true, uses)) return null;
   const D = input(src), x = input(a.inputs[0]);
   const opts = { div: true, f32: node.dtype === "float32" };
-  return { buffer: runWindow("sum", axesOf(a), node.dtype, x, opts, null, D), name: "windowSum/div" };
+  return { buffer: runWindow("sum", axesOf(a), node.dtype, x, opts, D), name: "windowSum/div" };
 });
 
 registerPattern((node, uses, input) => {
@@ -1008,7 +995,7 @@ registerPattern((node, uses, input) => {
   if (!src || !readsStored(src, true, uses) || !readsStored(a, false, uses)) return null;
   const D = input(src), g = input(a);
   const opts = { div: true, f32: node.dtype === "float32" };
-  return { buffer: runWindow("sumT", axesOf(node), node.dtype, g, opts, null, D), name: "windowSumT of div" };
+  return { buffer: runWindow("sumT", axesOf(node), node.dtype, g, opts, D), name: "windowSumT of div" };
 });
 
 // ---------------------------------------------------------------- scatterAdd

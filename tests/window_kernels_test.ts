@@ -394,8 +394,28 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
       same(name, f);
       const log = withBackend("wasm", () => logOf(() => void f().dataSync()));
       assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), `${name}: ${log.join("; ")}`);
+      // the first scatter leaves the indices on the argmax node; a second one (another pullback of the same
+      // forward) scatters at them without the argmax
+      const twice = () => {
+        const am = make("windowArgmax", [x], { axes }, [2, 3, ...O], "int32");
+        const at = (b: number, upd: NDArray) => ts.scatterAdd(ts.full([2, 3, 192], b), am.reshape(g.shape), upd, 2);
+        return [at(base, g), at(-base, g.mul(3))];
+      };
+      same(`${name}, twice`, twice);
+      const logs = withBackend("wasm", () => twice().map((a) => logOf(() => void a.dataSync())));
+      assert(logs[0].some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), logs[0].join("; "));
+      assert(logs[1].some((l) => l.startsWith("scatterAdd at saved windowArgmax")), logs[1].join("; "));
+      assert(!logs[1].some((l) => l.startsWith("windowArgmax")), logs[1].join("; "));
     }
   }
+  // a pullback called twice: the second reuses the indices and gives the same bits
+  withBackend("wasm", () => {
+    const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), x);
+    const g = data(y.shape, 8, "float32");
+    const first = (pull(g) as NDArray[])[0].dataSync();
+    const log = logOf(() => assertEquals((pull(g) as NDArray[])[0].dataSync(), first));
+    assert(log.some((l) => l.startsWith("scatterAdd at saved windowArgmax")), log.join("; "));
+  });
 });
 
 Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, inner > 1, errors", () => {
