@@ -684,7 +684,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   const { A, B, C, S, O } = p;
   if (!(A.regular && B.regular && C.regular)) return null;
   const K = A.k * B.k * C.k;
-  if (K > MAX_UNROLL || K === 0 || O === 0) return null;
+  if (K > MAX_UNROLL || K === 0 || O === 0 || S === 0) return null;
   const pads = [A, B, C].map(padsOf);
   const [LA, LB, LC] = [A, B, C].map((a, i) => a.L + pads[i][0] + pads[i][1]);
   const Sp = LA * LB * LC;
