@@ -5,7 +5,9 @@
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { Node } from "./_graph.ts";
-import { dotF32, GEMM_AVAILABLE } from "./_wasm_gemm.ts";
+import { registerPattern } from "./_schedule.ts";
+import { viewOfStored } from "./_wasm_fuse.ts";
+import { dotF32, GEMM_AVAILABLE, gemmBatchedF32 } from "./_wasm_gemm.ts";
 
 export { getNumThreads, setNumThreads, shutdownThreads } from "./_wasm_gemm.ts";
 
@@ -33,4 +35,59 @@ if (GEMM_AVAILABLE) {
     return dotF32(B, M, N, K, a, b) ?? reference(node, inputs);
   });
   setBackend("wasm");
+}
+
+/**
+ * An R×C matrix at flat index coef·(q, r, c) + off in its buffer, as the GEMM
+ * reads it: rows ld apart, or (trans) columns ld apart; null otherwise.
+ */
+function matrixOf(coef: number[], R: number, C: number): { ld: number; trans: boolean } | null {
+  const [, cr, cc] = coef;
+  if (coef.some((k) => k < 0)) return null;
+  if ((C === 1 || cc === 1) && (R === 1 || cr >= C)) return { ld: R === 1 ? C : cr, trans: false };
+  if ((R === 1 || cr === 1) && (C === 1 || cc >= R)) return { ld: C === 1 ? R : cc, trans: true };
+  return null;
+}
+
+// A dot whose operands are transposed, sliced or broadcast views of stored
+// arrays (a linear layer's x·wᵀ, the gradients' gᵀ·x and g·w) reads them in
+// place: the GEMM packs its panels from any row or column stride, in the same
+// order, so the result is the one of the materialized operands.
+if (GEMM_AVAILABLE) {
+  registerPattern((node, _uses, input) => {
+    if (node.op !== "dot" || node.dtype !== "float32" || getBackend() !== "wasm") return null;
+    const [B, M, N] = node.shape as number[], K = node.inputs[0].shape[2];
+    if (M * N * K <= 64) return null;
+    const [a, b] = node.inputs.map((n) => viewOfStored(n, input));
+    if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
+    const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
+    if (!ma || !mb || a.off < 0 || b.off < 0) return null;
+    const plain = (v: { coef: number[]; off: number }, m: { ld: number; trans: boolean }, R: number, C: number) =>
+      !m.trans && m.ld === C && v.off === 0 && (B === 1 || v.coef[0] === R * C);
+    if (plain(a, ma, M, K) && plain(b, mb, K, N)) return null; // the dot kernel's own case
+    const out = new Float32Array(B * M * N);
+    const [sa, sb] = [a, b].map((v) => (B === 1 ? 0 : v.coef[0]));
+    gemmBatchedF32(
+      B,
+      M,
+      N,
+      K,
+      a.buffer,
+      a.off,
+      sa,
+      ma.ld,
+      b.buffer,
+      b.off,
+      sb,
+      mb.ld,
+      out,
+      0,
+      M * N,
+      N,
+      false,
+      ma.trans,
+      mb.trans,
+    );
+    return { buffer: out, name: "dot of views" };
+  });
 }

@@ -114,6 +114,41 @@ function flatOf(m: Affine, shape: readonly number[]): Flat {
   return { a, b };
 }
 
+/** The identity map over `shape` (a node read at its own indices). */
+function identityOf(shape: readonly number[]): Coords {
+  return { A: shape.map((_, k) => shape.map((_, j) => (j === k ? 1 : 0))), b: shape.map(() => 0) };
+}
+
+const VIEWS = new Set(["alias", "stopGradient", "custom", "reshape", "permute", "slice", "expand"]);
+
+/**
+ * `node` read through its views (reshapes, permutes, slices, expands,
+ * aliases) from a stored buffer: the first node down the chain that is
+ * realized, or that is not a view (realized with `input`), and the flat index
+ * into its buffer as an affine function of node's indices (`coef` per axis,
+ * `off`). Null where a view is not affine over node's shape.
+ */
+export function viewOfStored(
+  node: Node,
+  input: (n: Node) => TypedArray,
+): { buffer: TypedArray; coef: number[]; off: number } | null {
+  let n = node, m: Affine = identityOf(node.shape);
+  try {
+    for (;;) {
+      if (!n.buffer && !VIEWS.has(n.op)) input(n);
+      if (n.buffer) {
+        const { a, b } = flatOf(m, n.shape);
+        return { buffer: n.buffer, coef: a, off: b };
+      }
+      m = through(n, m, node.shape);
+      n = n.inputs[0];
+    }
+  } catch (e) {
+    if (e instanceof Bail) return null;
+    throw e;
+  }
+}
+
 /**
  * Coordinates over `shape` of an affine flat index, when each root index moves
  * exactly one coordinate and no coordinate ever leaves its range (so no carry
@@ -227,12 +262,8 @@ function build(root: Node, uses: (n: Node) => number, input: (n: Node) => TypedA
     }
     return bail();
   };
-  const identity: Affine = {
-    A: root.shape.map((_, k) => root.shape.map((_, j) => (j === k ? 1 : 0))),
-    b: root.shape.map(() => 0),
-  };
   try {
-    const expr = visit(root, identity, false);
+    const expr = visit(root, identityOf(root.shape), false);
     return expr.kind === "f" ? { expr, buffers, dtypes } : null;
   } catch (e) {
     if (e instanceof Bail) return null;

@@ -450,3 +450,50 @@ Deno.test("thread pool: every share runs exactly once, also when the caller take
     pool.close();
   }
 });
+
+Deno.test("dot of views: transposed, sliced and broadcast operands read in place give the bits of materialized ones", () => {
+  const arr = (shape: number[], seed: number) => ts.array(rand(shape.reduce((a, b) => a * b, 1), seed), { shape });
+  const materialized = (a: ts.NDArray) => ts.array(a.dataSync() as Float32Array, { shape: a.shape });
+  const logOf = (f: () => void): string[] => {
+    ts.setDebug(true);
+    try {
+      f();
+      return ts.kernelLog();
+    } finally {
+      ts.setDebug(false);
+    }
+  };
+  const h = arr([32, 157], 1), g = arr([32, 10], 2), d = arr([10, 157], 3), x3 = arr([3, 40, 24], 4);
+  const big = arr([50, 70], 5), w = arr([24, 33], 6);
+  const cases: [string, () => [ts.NDArray, ts.NDArray]][] = [
+    ["Aᵀ·B", () => [h.transpose(), g]],
+    ["A·Bᵀ", () => [h, d.transpose()]],
+    ["Aᵀ·Bᵀ", () => [g.transpose(), arr([20, 32], 9).transpose()]],
+    ["sliced rows and columns", () => [big.slice([3, 43], [5, 37]), big.slice([10, 42], [2, 60])]],
+    ["transposed slice", () => [big.slice([0, 40], [1, 33]).transpose(), big.slice([0, 40], [40, 69])]],
+    ["batch against a shared matrix", () => [x3, w]],
+    ["batch of transposes", () => [x3.transpose([0, 2, 1]), arr([3, 40, 5], 7)]],
+  ];
+  for (const [name, ops] of cases) {
+    const [a, b] = ops();
+    let got: Float32Array | null = null;
+    const log = logOf(() => void (got = ts.matmul(a, b).dataSync() as Float32Array));
+    assert(log.some((l) => l.startsWith("dot of views")), `${name}: ${log.join("; ")}`);
+    const want = ts.matmul(materialized(a), materialized(b)).dataSync();
+    assertEquals(got, want, name);
+    const ref = withBackend("js", () => ts.matmul(materialized(a), materialized(b)).dataSync());
+    for (let i = 0; i < ref.length; i++) assert(Math.abs(got![i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), name);
+  }
+  // contiguous operands keep the dot kernel; a padded operand is materialized, then read in place; a view
+  // that is no strided matrix (a reshape across a transpose) takes the dot kernel on its materialized copy
+  const plain = logOf(() => void ts.matmul(h, arr([157, 9], 8)).dataSync());
+  assert(plain.some((l) => l.startsWith("dot [")), plain.join("; "));
+  const padded = logOf(() => void ts.matmul(ts.pad(g, [[0, 0], [0, 3]]).transpose(), h).dataSync());
+  assert(padded.some((l) => l.startsWith("fused [32,13]")), padded.join("; "));
+  assert(padded.some((l) => l.startsWith("dot of views")), padded.join("; "));
+  const mixed = () => [arr([4, 6], 10).transpose().reshape([2, 12]), arr([12, 7], 11)];
+  const mixedLog = logOf(() => void ts.matmul(...mixed() as [ts.NDArray, ts.NDArray]).dataSync());
+  assert(!mixedLog.some((l) => l.startsWith("dot of views")), mixedLog.join("; "));
+  const [ma, mb] = mixed();
+  assertEquals(ts.matmul(ma, mb).dataSync(), ts.matmul(materialized(ma), materialized(mb)).dataSync());
+});
