@@ -120,3 +120,14 @@ export function assertThrowsWith(fn: () => unknown, ...fragments: string[]): voi
   assert(err instanceof Error, `expected an error containing ${fragments.join(", ")}`);
   for (const f of fragments) assert(err.message.includes(f), `message "${err.message}" lacks "${f}"`);
 }
+
+/** The kernel log of running `f` (debug on for the call only). */
+export function kernelLogOf(f: () => unknown): string[] {
+  ts.setDebug(true);
+  try {
+    f();
+    return ts.kernelLog();
+  } finally {
+    ts.setDebug(false);
+  }
+}

@@ -1,23 +1,13 @@
 import { assert, assertEquals, assertLess } from "@std/assert";
 import * as ts from "../mod.ts";
-import { assertClose } from "./_util.ts";
+import { assertClose, kernelLogOf } from "./_util.ts";
 import { nodeOf } from "../ops/ndarray.ts";
-
-function kernels(f: () => unknown): string[] {
-  ts.setDebug(true);
-  try {
-    f();
-    return ts.kernelLog();
-  } finally {
-    ts.setDebug(false);
-  }
-}
 
 Deno.test("engine: relu(x.mul(2).add(1)).sum() runs as exactly one kernel", () => {
   const x = ts.array([-3, -1, 0, 2]);
   x.dataSync();
   let v = 0;
-  const log = kernels(() => (v = ts.relu(x.mul(2).add(1)).sum().item() as number));
+  const log = kernelLogOf(() => (v = ts.relu(x.mul(2).add(1)).sum().item() as number));
   assertEquals(v, 6);
   assertEquals(log.length, 1, log.join("\n"));
   assert(log[0].startsWith("fused"), log[0]);
@@ -29,20 +19,20 @@ Deno.test("engine: elementwise chains fuse, also on views; intermediates are nev
   const a = m.mul(2);
   const b = a.add(1);
   const c = b.exp().neg();
-  const log = kernels(() => c.transpose().sigmoid().dataSync());
+  const log = kernelLogOf(() => c.transpose().sigmoid().dataSync());
   assertEquals(log.length, 1, log.join("\n"));
   // the fused intermediates stayed lazy: reading them now runs new kernels
-  const again = kernels(() => b.dataSync());
+  const again = kernelLogOf(() => b.dataSync());
   assertEquals(again.length, 1);
   assertClose(b, Array.from({ length: 12 }, (_, i) => 2 * i + 1));
   // a reshape of a realized buffer is free
-  assertEquals(kernels(() => m.reshape([4, 3]).dataSync()).length, 0);
+  assertEquals(kernelLogOf(() => m.reshape([4, 3]).dataSync()).length, 0);
 });
 
 Deno.test("engine: elementwise epilogue fuses into the reduction that consumes it", () => {
   const x = ts.ones([100, 100]);
   x.dataSync();
-  const log = kernels(() => x.mul(3).sub(1).square().sum(1).dataSync());
+  const log = kernelLogOf(() => x.mul(3).sub(1).square().sum(1).dataSync());
   assertEquals(log.length, 1, log.join("\n"));
   assertClose(x.mul(3).sub(1).square().sum(1), new Array(100).fill(400));
 });
@@ -120,11 +110,11 @@ Deno.test("memory: 10,000 realize-in-a-loop iterations keep the heap flat", () =
 Deno.test("engine: heavy ops read reshaped/broadcast-free views of realized buffers without a copy kernel", () => {
   const a = ts.ones([4, 8]), b = ts.ones([8, 3]), f = ts.ones([2 * 3 * 64]), w = ts.ones([4, 3, 3, 3]);
   ts.realizeAll([a, b, f, w]);
-  const mm = kernels(() => ts.matmul(a.reshape([1, 4, 8]), b).dataSync());
+  const mm = kernelLogOf(() => ts.matmul(a.reshape([1, 4, 8]), b).dataSync());
   assertEquals(mm.length, 1, mm.join("\n"));
   assert(mm[0].startsWith("dot"), mm[0]);
-  assertEquals(kernels(() => ts.broadcastTo(b, [1, 1, 8, 3]).dataSync()).length, 0);
-  const conv = kernels(() => ts.conv2d(f.reshape([2, 3, 8, 8]), w).dataSync());
+  assertEquals(kernelLogOf(() => ts.broadcastTo(b, [1, 1, 8, 3]).dataSync()).length, 0);
+  const conv = kernelLogOf(() => ts.conv2d(f.reshape([2, 3, 8, 8]), w).dataSync());
   assertEquals(conv.length, 1, conv.join("\n"));
   assertClose(ts.matmul(a.reshape([1, 4, 8]), b), new Array(12).fill(8));
 });

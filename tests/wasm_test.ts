@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import * as ts from "../mod.ts";
-import { withBackend } from "./_util.ts";
+import { kernelLogOf, withBackend } from "./_util.ts";
 import { FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, ModuleBuilder, sleb, uleb } from "../ops/_wasm.ts";
 import { WasmThreadPool } from "../ops/_pool_threads.ts";
 import {
@@ -454,15 +454,6 @@ Deno.test("thread pool: every share runs exactly once, also when the caller take
 Deno.test("dot of views: transposed, sliced and broadcast operands read in place give the bits of materialized ones", () => {
   const arr = (shape: number[], seed: number) => ts.array(rand(shape.reduce((a, b) => a * b, 1), seed), { shape });
   const materialized = (a: ts.NDArray) => ts.array(a.dataSync() as Float32Array, { shape: a.shape });
-  const logOf = (f: () => void): string[] => {
-    ts.setDebug(true);
-    try {
-      f();
-      return ts.kernelLog();
-    } finally {
-      ts.setDebug(false);
-    }
-  };
   const h = arr([32, 157], 1), g = arr([32, 10], 2), d = arr([10, 157], 3), x3 = arr([3, 40, 24], 4);
   const big = arr([50, 70], 5), w = arr([24, 33], 6);
   const cases: [string, () => [ts.NDArray, ts.NDArray]][] = [
@@ -477,7 +468,7 @@ Deno.test("dot of views: transposed, sliced and broadcast operands read in place
   for (const [name, ops] of cases) {
     const [a, b] = ops();
     let got: Float32Array | null = null;
-    const log = logOf(() => void (got = ts.matmul(a, b).dataSync() as Float32Array));
+    const log = kernelLogOf(() => void (got = ts.matmul(a, b).dataSync() as Float32Array));
     assert(log.some((l) => l.startsWith("dot of views")), `${name}: ${log.join("; ")}`);
     const want = ts.matmul(materialized(a), materialized(b)).dataSync();
     assertEquals(got, want, name);
@@ -491,11 +482,11 @@ Deno.test("dot of views: transposed, sliced and broadcast operands read in place
     ts.matmul(h, e).dataSync(),
     dotF32(1, 32, 9, 157, h.dataSync() as Float32Array, e.dataSync() as Float32Array),
   );
-  const padded = logOf(() => void ts.matmul(ts.pad(g, [[0, 0], [0, 3]]).transpose(), h).dataSync());
+  const padded = kernelLogOf(() => void ts.matmul(ts.pad(g, [[0, 0], [0, 3]]).transpose(), h).dataSync());
   assert(padded.some((l) => l.startsWith("fused [32,13]")), padded.join("; "));
   assert(padded.some((l) => l.startsWith("dot of views")), padded.join("; "));
   const mixed = () => [arr([4, 6], 10).transpose().reshape([2, 12]), arr([12, 7], 11)];
-  const mixedLog = logOf(() => void ts.matmul(...mixed() as [ts.NDArray, ts.NDArray]).dataSync());
+  const mixedLog = kernelLogOf(() => void ts.matmul(...mixed() as [ts.NDArray, ts.NDArray]).dataSync());
   assert(!mixedLog.some((l) => l.startsWith("dot of views")), mixedLog.join("; "));
   const [ma, mb] = mixed();
   assertEquals(ts.matmul(ma, mb).dataSync(), ts.matmul(materialized(ma), materialized(mb)).dataSync());

@@ -7,7 +7,7 @@ import type { NDArray } from "../mod.ts";
 import { make } from "../ops/_prim.ts";
 import type { WindowAxis } from "../ops/_graph.ts";
 import { _shutdownWindowThreads, _useWasmWindows, windowTuning } from "../ops/_window_kernels.ts";
-import { assertClose, rng, withBackend } from "./_util.ts";
+import { assertClose, kernelLogOf, rng, withBackend } from "./_util.ts";
 
 /** Run f on both backends; results (arrays or trees of arrays) must be bit-identical. */
 function same(what: string, f: () => NDArray | NDArray[]): void {
@@ -212,14 +212,8 @@ Deno.test(
       same(`geometry ${gi} windowSum / D`, () => sum(D));
       same(`geometry ${gi} windowSum / (|d| + 0.5)`, () => sum(d.abs().add(0.5)));
       withBackend("wasm", () => {
-        ts.setDebug(true);
-        try {
-          sumT(D).dataSync();
-          const log = ts.kernelLog();
-          assert(log.some((l) => l.startsWith("windowSumT of div")), log.join("; "));
-        } finally {
-          ts.setDebug(false);
-        }
+        const log = kernelLogOf(() => sumT(D).dataSync());
+        assert(log.some((l) => l.startsWith("windowSumT of div")), log.join("; "));
       });
     }
   }),
@@ -307,15 +301,6 @@ Deno.test(
 Deno.test("window kernels: the fused fast paths run (kernel log) and equal the unfused composition", () => {
   if (!has()) return;
   const x = data([2, 3, 12, 16], 21, "float32", false, true);
-  const logOf = (f: () => void): string[] => {
-    ts.setDebug(true);
-    try {
-      f();
-      return ts.kernelLog();
-    } finally {
-      ts.setDebug(false);
-    }
-  };
   withBackend("wasm", () => {
     const mp = (a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 });
     const ap = (a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 });
@@ -338,14 +323,14 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
     ];
     for (const [name, f] of cases) {
       let fused: Float32Array | null = null;
-      const log = logOf(() => void (fused = f().dataSync() as Float32Array));
+      const log = kernelLogOf(() => void (fused = f().dataSync() as Float32Array));
       assert(log.some((l) => l.startsWith(name)), `${name} not in kernel log: ${log.join("; ")}`);
       assert(fused !== null);
     }
     // returnIndices: values and indices realized together: the indices from windowArgmax, the values
     // from a window max (no gather pass over the indices)
     const r = ts.maxPool2d(x, { kernelSize: 2, returnIndices: true });
-    const log = logOf(() => ts.realizeAll([r.values, r.indices]));
+    const log = kernelLogOf(() => ts.realizeAll([r.values, r.indices]));
     assert(log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
     assert(log.some((l) => l.startsWith("windowMax (gather of windowArgmax)")), log.join("; "));
     same("values with indices", () => {
@@ -364,7 +349,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
     return [v, g as NDArray];
   };
   withBackend("wasm", () => {
-    const log = logOf(step);
+    const log = kernelLogOf(step);
     assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), log.join("; "));
     assert(!log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
   });
@@ -392,7 +377,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
         return ts.scatterAdd(ts.full([2, 3, 192], base), am.reshape([2, 3, O[0] * O[1]]), g, 2);
       };
       same(name, f);
-      const log = withBackend("wasm", () => logOf(() => void f().dataSync()));
+      const log = withBackend("wasm", () => kernelLogOf(() => void f().dataSync()));
       assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), `${name}: ${log.join("; ")}`);
       // the first scatter leaves the indices on the argmax node; a second one (another pullback of the same
       // forward) scatters at them without the argmax
@@ -402,7 +387,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
         return [at(base, g), at(-base, g.mul(3))];
       };
       same(`${name}, twice`, twice);
-      const logs = withBackend("wasm", () => twice().map((a) => logOf(() => void a.dataSync())));
+      const logs = withBackend("wasm", () => twice().map((a) => kernelLogOf(() => void a.dataSync())));
       assert(logs[0].some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), logs[0].join("; "));
       assert(logs[1].some((l) => l.startsWith("scatterAdd at saved windowArgmax")), logs[1].join("; "));
       assert(!logs[1].some((l) => l.startsWith("windowArgmax")), logs[1].join("; "));
@@ -413,7 +398,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
     const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), x);
     const g = data(y.shape, 8, "float32");
     const first = (pull(g) as NDArray[])[0].dataSync();
-    const log = logOf(() => assertEquals((pull(g) as NDArray[])[0].dataSync(), first));
+    const log = kernelLogOf(() => assertEquals((pull(g) as NDArray[])[0].dataSync(), first));
     assert(log.some((l) => l.startsWith("scatterAdd at saved windowArgmax")), log.join("; "));
   });
 });
@@ -449,10 +434,7 @@ Deno.test("scatterAdd fast path: unique indices, duplicates, negative indices, i
     same(`${dtype} constant base`, () => ts.scatterAdd(ts.full([3, 10], 0.1, { dtype }), uniq, upd, 1));
     same(`${dtype} constant base, duplicates`, () => ts.scatterAdd(ts.full([3, 10], -2.5, { dtype }), dup, upd, 1));
     withBackend("wasm", () => {
-      ts.setDebug(true);
-      ts.scatterAdd(ts.zeros([3, 10], { dtype }), uniq, upd, 1).dataSync();
-      const log = ts.kernelLog();
-      ts.setDebug(false);
+      const log = kernelLogOf(() => ts.scatterAdd(ts.zeros([3, 10], { dtype }), uniq, upd, 1).dataSync());
       assert(log.some((l) => l.startsWith("scatterAdd onto a constant")), log.join("; "));
       const bad = ts.array([[0, 10, 3, 1], [1, 2, 5, 4], [7, 6, 0, 1]], { dtype: "int32" });
       assertThrows(
