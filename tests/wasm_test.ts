@@ -474,6 +474,18 @@ Deno.test("dot of views: transposed, sliced and broadcast operands read in place
     assertEquals(got, want, name);
     const ref = withBackend("js", () => ts.matmul(materialized(a), materialized(b)).dataSync());
     for (let i = 0; i < ref.length; i++) assert(Math.abs(got![i] - ref[i]) <= 1e-4 * (1 + Math.abs(ref[i])), name);
+    // the same bits on every thread count (above the GEMM's threading threshold here)
+    const prevMin = tuning.threadMinFlops;
+    tuning.threadMinFlops = 1;
+    try {
+      for (const T of [1, 2, 3, 4]) {
+        ts.setNumThreads(T);
+        assertEquals(ts.matmul(...ops()).dataSync(), got!, `${name}, ${T} threads`);
+      }
+    } finally {
+      tuning.threadMinFlops = prevMin;
+      ts.setNumThreads(navigator.hardwareConcurrency);
+    }
   }
   // contiguous operands: the dot kernel's bits; a padded operand is materialized, then read in place; a view
   // that is no strided matrix (a reshape across a transpose) takes the dot kernel on its materialized copy
