@@ -39,6 +39,8 @@ const VIEW: ReadonlySet<Prim> = new Set<Prim>([
   "slice",
   "pad",
 ]);
+/** Views whose element map is affine (every view but pad): what reads through them reads the stored buffer. */
+export const STRIDED_VIEW: ReadonlySet<Prim> = new Set<Prim>([...VIEW].filter((op) => op !== "pad"));
 
 // ---------------------------------------------------------------- debug log
 
@@ -236,14 +238,14 @@ export function mustMaterialize(node: Node, expanded: boolean, uses: number): bo
 export function readsStored(node: Node, expanded: boolean, uses: (n: Node) => number): boolean {
   for (let n = node, e = expanded;; n = n.inputs[0]) {
     if (n.buffer || mustMaterialize(n, e, uses(n))) return true;
-    if (!VIEW.has(n.op) || n.op === "pad") return false;
+    if (!STRIDED_VIEW.has(n.op)) return false;
     e ||= n.op === "expand";
   }
 }
 
 function isCheap(n: Node): boolean {
   if (n.buffer || n.op === "fill") return true;
-  return VIEW.has(n.op) && n.op !== "pad" && isCheap(n.inputs[0]);
+  return STRIDED_VIEW.has(n.op) && isCheap(n.inputs[0]);
 }
 
 // ---------------------------------------------------------------- codegen

@@ -22,21 +22,6 @@ function reference(node: Node, inputs: TypedArray[]): TypedArray {
   }
 }
 
-if (GEMM_AVAILABLE) {
-  registerKernel("wasm", "dot", (node, inputs) => {
-    const [a, b] = inputs;
-    if (node.dtype !== "float32" || !(a instanceof Float32Array) || !(b instanceof Float32Array)) {
-      return reference(node, inputs);
-    }
-    const [B, M, N] = node.shape as number[];
-    const K = node.inputs[0].shape[2];
-    // Tiny products (a few multiply-adds each) cost less than a trip into wasm.
-    if (M * N * K <= 64) return reference(node, inputs);
-    return dotF32(B, M, N, K, a, b) ?? reference(node, inputs);
-  });
-  setBackend("wasm");
-}
-
 /**
  * An R×C matrix at flat index coef·(q, r, c) + off in its buffer, as the GEMM
  * reads it: rows ld apart, or (trans) columns ld apart; null otherwise.
@@ -49,21 +34,33 @@ function matrixOf(coef: number[], R: number, C: number): { ld: number; trans: bo
   return null;
 }
 
-// A dot whose operands are transposed, sliced or broadcast views of stored
-// arrays (a linear layer's x·wᵀ, the gradients' gᵀ·x and g·w) reads them in
-// place: the GEMM packs its panels from any row or column stride, in the same
-// order, so the result is the one of the materialized operands.
+/** Multiply-adds up to which a dot costs less in JS than a trip into wasm. */
+const TINY_DOT = 64;
+
 if (GEMM_AVAILABLE) {
+  registerKernel("wasm", "dot", (node, inputs) => {
+    const [a, b] = inputs;
+    if (node.dtype !== "float32" || !(a instanceof Float32Array) || !(b instanceof Float32Array)) {
+      return reference(node, inputs);
+    }
+    const [B, M, N] = node.shape as number[];
+    const K = node.inputs[0].shape[2];
+    if (M * N * K <= TINY_DOT) return reference(node, inputs);
+    return dotF32(B, M, N, K, a, b) ?? reference(node, inputs);
+  });
+  // A dot whose operands are transposed, sliced or broadcast views of stored
+  // arrays (a linear layer's x·wᵀ, the gradients' gᵀ·x and g·w) reads them in
+  // place: the GEMM packs its panels from any row or column stride, in the same
+  // order, so the result is the one of the materialized operands.
   registerPattern((node, _uses, input) => {
     if (node.op !== "dot" || node.dtype !== "float32" || getBackend() !== "wasm") return null;
     const [B, M, N] = node.shape as number[], K = node.inputs[0].shape[2];
-    if (M * N * K <= 64) return null;
+    // tiny, or both operands realized as they are: the dot kernel's case
+    if (M * N * K <= TINY_DOT || node.inputs.every((n) => n.buffer)) return null;
     const [a, b] = node.inputs.map((n) => viewOfStored(n, input));
     if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
     const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
     if (!ma || !mb || a.off < 0 || b.off < 0) return null;
-    // both operands realized as they are: the dot kernel's own case
-    if (node.inputs.every((n) => n.buffer)) return null;
     const out = new Float32Array(B * M * N);
     const [sa, sb] = [a, b].map((v) => (B === 1 ? 0 : v.coef[0]));
     gemmBatchedF32(
@@ -89,4 +86,5 @@ if (GEMM_AVAILABLE) {
     );
     return { buffer: out, name: "dot of views" };
   });
+  setBackend("wasm");
 }

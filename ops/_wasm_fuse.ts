@@ -12,7 +12,7 @@
 import { getBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
-import { mustMaterialize, registerPattern } from "./_schedule.ts";
+import { mustMaterialize, registerPattern, STRIDED_VIEW } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
 import {
   getNumThreads,
@@ -119,8 +119,6 @@ function identityOf(shape: readonly number[]): Coords {
   return { A: shape.map((_, k) => shape.map((_, j) => (j === k ? 1 : 0))), b: shape.map(() => 0) };
 }
 
-const VIEWS = new Set(["alias", "stopGradient", "custom", "reshape", "permute", "slice", "expand"]);
-
 /**
  * `node` read through its views (reshapes, permutes, slices, expands,
  * aliases) from a stored buffer: the first node down the chain that is
@@ -135,7 +133,7 @@ export function viewOfStored(
   let n = node, m: Affine = identityOf(node.shape);
   try {
     for (;;) {
-      if (!n.buffer && !VIEWS.has(n.op)) input(n);
+      if (!n.buffer && !STRIDED_VIEW.has(n.op)) input(n);
       if (n.buffer) {
         const { a, b } = flatOf(m, n.shape);
         return { buffer: n.buffer, coef: a, off: b };

@@ -286,20 +286,15 @@ function runWindow(
   if (scratch.length < p.S) scratch = new Float64Array(p.S);
   if (P === 0) return out;
   if (mode === "sumT" && x instanceof Float32Array && dtype === "float32" && useWasm) {
+    // stride 1: a window sum over the transposed geometry; else a scatter
     const tAxes = transposedAxes(axes);
-    if (tAxes) {
-      const wk = wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none");
-      const res = wk?.complete ? wk.run(x, P, D) : null;
-      if (res) {
-        out.set(res);
-        return out;
-      }
-    } else {
-      const res = scatterKernel(axes, p, opts.div === true)?.run(x, P, D);
-      if (res) {
-        out.set(res);
-        return out;
-      }
+    const wk = tAxes
+      ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none")
+      : scatterKernel(axes, p, opts.div === true);
+    const res = wk?.complete ? wk.run(x, P, D) : null;
+    if (res) {
+      out.set(res);
+      return out;
     }
   }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
@@ -448,15 +443,12 @@ interface WasmKernel {
 
 const wasmKernels = new Map<string, WasmKernel | null>();
 
-/** "post": divide each cell's sum by D[cell]; "pre": divide each input by D[position] first. */
-type DivMode = "none" | "post" | "pre";
-
-function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, divMode: DivMode): WasmKernel | null {
-  const key = `${mode}|${divMode}|${geometryKey(axes)}`;
+/** The kernel cached under `key`, built on first use (null, also cached, when it cannot be built). */
+function cachedKernel(key: string, build: () => WasmKernel | null): WasmKernel | null {
   let k = wasmKernels.get(key);
   if (k === undefined) {
     try {
-      k = buildWasm(mode, p, divMode);
+      k = build();
     } catch {
       k = null;
     }
@@ -464,6 +456,13 @@ function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan,
     wasmKernels.set(key, k);
   }
   return k;
+}
+
+/** "post": divide each cell's sum by D[cell]; "pre": divide each input by D[position] first. */
+type DivMode = "none" | "post" | "pre";
+
+function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, divMode: DivMode): WasmKernel | null {
+  return cachedKernel(`${mode}|${divMode}|${geometryKey(axes)}`, () => buildWasm(mode, p, divMode));
 }
 
 /** Padding a regular axis needs so that every tap of every cell lies inside: [before, after]. */
@@ -657,20 +656,9 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   };
 }
 
-/** The scatter kernel of a windowSumT (of `div(g, D)` with `div`); cached per geometry, null where not built. */
+/** The scatter kernel of a windowSumT (of `div(g, D)` with `div`). */
 function scatterKernel(axes: WindowAxis[], p: Plan, div: boolean): WasmKernel | null {
-  const key = `scatter|${div}|${geometryKey(axes)}`;
-  let k = wasmKernels.get(key);
-  if (k === undefined) {
-    try {
-      k = buildScatter(p, div);
-    } catch {
-      k = null;
-    }
-    if (wasmKernels.size > 256) wasmKernels.delete(wasmKernels.keys().next().value!);
-    wasmKernels.set(key, k);
-  }
-  return k;
+  return cachedKernel(`scatter|${div}|${geometryKey(axes)}`, () => buildScatter(p, div));
 }
 
 /**
