@@ -449,70 +449,86 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
 // in turn (phase ry·D2 + rx at tile offset (ry·D2 + rx)·TH·TW4), each phase gathered to a dense plane first.
 const WORK_SETUP = `
-  return (P, t, T, th = t) => {
-    const [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP, OX, SCR, SS, VS, MS,
-      D1, D2, m] = P;
-    const u0 = Math.floor((units * t) / T), u1 = Math.floor((units * (t + 1)) / T), TP = TH * TW4;
-    const tiles = D1 * D2 * TP, phased = D1 * D2 > 1, MM = m * m;
-    const inT = m === 4 ? exports.inT4 : exports.inT, outT = m === 4 ? exports.outT4 : exports.outT;
-    const gT = m === 4 ? exports.gT4 : exports.gT;
-    const Hpd = m * TH + 2, Wpd = m * TW4 + 2, Wm = m * TW4, scr = SCR + th * SS;
+  const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
+  const geometry = (P, th) => {
+    const [, , Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, , OP, OX, SCR, SS, VS, MS, D1, D2, m] = P;
+    const TP = TH * TW4, Hpd = m * TH + 2, Wpd = m * TW4 + 2, scr = SCR + th * SS, phased = D1 * D2 > 1;
     // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
-    const HF = D1 * Hpd, WF = D2 * Wpd, full = phased ? scr + Hpd * Wpd + 16 : scr;
-    const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
+    return {
+      Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, OP, OX, VS, MS, D1, D2, m, TP, phased, scr, Hpd, Wpd,
+      tiles: D1 * D2 * TP, MM: m * m, Wm: m * TW4, HF: D1 * Hpd, WF: D2 * Wpd, full: phased ? scr + Hpd * Wpd + 16 : scr,
+    };
+  };
+  // one function per mode (small functions: V8 optimizes each one's loop on its own)
+  const inputPlanes = (g, u0, u1) => {
+    const { Cin, S1, S2, p1, p2, TH, TW4, XIN, V, Pp, VS, D1, D2, TP, tiles, phased, scr, Wpd, HF, WF, full } = g;
+    const inT = g.m === 4 ? exports.inT4 : exports.inT;
     for (let u = u0; u < u1; u++) {
-      if (mode === 0) {
-        const i = Math.floor(u / Cin), c = u % Cin, v = V + c * Pp + i * tiles;
-        const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, WF - p2));
-        const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, HF - p1));
-        exports.pad((XIN + u * S1 * S2) * 4, S2, full * 4, WF, HF * WF, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
-        if (!phased) inT(scr * 4, Wpd, TH, TW4, v * 4, VS * 4);
-        else {
-          for (let ry = 0; ry < D1; ry++) {
-            for (let rx = 0; rx < D2; rx++) {
-              exports.strided((full + ry * WF + rx) * 4, D1 * WF * 4, D2 * 4, scr * 4, Wpd * 4, 4, Hpd, Wpd);
-              inT(scr * 4, Wpd, TH, TW4, (v + (ry * D2 + rx) * TP) * 4, VS * 4);
-            }
+      const i = Math.floor(u / Cin), c = u % Cin, v = V + c * Pp + i * tiles;
+      const x0 = Math.max(0, -p2), x1 = Math.max(x0, Math.min(S2, WF - p2));
+      const y0 = Math.max(0, -p1), y1 = Math.max(y0, Math.min(S1, HF - p1));
+      exports.pad((XIN + u * S1 * S2) * 4, S2, full * 4, WF, HF * WF, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
+      if (!phased) inT(scr * 4, Wpd, TH, TW4, v * 4, VS * 4);
+      else {
+        for (let ry = 0; ry < D1; ry++) {
+          for (let rx = 0; rx < D2; rx++) {
+            exports.strided((full + ry * WF + rx) * 4, D1 * WF * 4, D2 * 4, scr * 4, Wpd * 4, 4, g.Hpd, Wpd);
+            inT(scr * 4, Wpd, TH, TW4, (v + (ry * D2 + rx) * TP) * 4, VS * 4);
           }
         }
-      } else if (mode === 2) {
-        const i = Math.floor(u / Cout), co = u % Cout, g = OX + u * O1 * O2, z = M + co * Pp + i * tiles;
-        if (!phased) {
-          exports.pad(g * 4, O2, scr * 4, Wm, m * TH * Wm, 0, 0, 0, O1, 0, O2);
-          gT(scr * 4, TH, TW4, z * 4, MS * 4);
-        } else {
-          for (let ry = 0; ry < D1; ry++) {
-            for (let rx = 0; rx < D2; rx++) {
-              exports.pad(0, 0, scr * 4, Wm, m * TH * Wm, 0, 0, 0, 0, 0, 0); // (no rows: zero the plane)
-              const rows = count(O1, ry, D1), cols = count(O2, rx, D2);
-              exports.strided((g + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, Wm * 4, 4, rows, cols);
-              gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
-            }
-          }
-        }
+      }
+    }
+  };
+  const gradPlanes = (g, u0, u1) => {
+    const { Cout, O1, O2, TH, TW4, Pp, M, OX, MS, D1, D2, TP, tiles, phased, scr, Wm } = g;
+    const gT = g.m === 4 ? exports.gT4 : exports.gT;
+    for (let u = u0; u < u1; u++) {
+      const i = Math.floor(u / Cout), co = u % Cout, y = OX + u * O1 * O2, z = M + co * Pp + i * tiles;
+      if (!phased) {
+        exports.pad(y * 4, O2, scr * 4, Wm, g.m * TH * Wm, 0, 0, 0, O1, 0, O2);
+        gT(scr * 4, TH, TW4, z * 4, MS * 4);
       } else {
-        const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * MM * tiles, mu = M + co * Pp + i * tiles;
-        const y = OX + u * O1 * O2;
-        if (!phased) {
-          outT(mu * 4, MS * 4, TH, TW4, plane * 4);
-          exports.crop(plane * 4, Wm, y * 4, O2, O1);
-        } else {
-          for (let ry = 0; ry < D1; ry++) {
-            for (let rx = 0; rx < D2; rx++) {
-              const ph = ry * D2 + rx, rows = count(O1, ry, D1), cols = count(O2, rx, D2);
-              outT((mu + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * MM * TP) * 4);
-              if (D2 !== 2) {
-                exports.strided((plane + ph * MM * TP) * 4, Wm * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
-              } else if (rx === 1) {
-                // both column phases of output rows ry + D1·a, interleaved
-                const a = (plane + (ph - 1) * MM * TP) * 4;
-                exports.zip2(a, a + 4 * MM * TP, Wm * 4, (y + ry * O2) * 4, D1 * O2 * 4, rows, count(O2, 0, 2), cols);
-              }
+        for (let ry = 0; ry < D1; ry++) {
+          for (let rx = 0; rx < D2; rx++) {
+            exports.pad(0, 0, scr * 4, Wm, g.m * TH * Wm, 0, 0, 0, 0, 0, 0); // (no rows: zero the plane)
+            const rows = count(O1, ry, D1), cols = count(O2, rx, D2);
+            exports.strided((y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, scr * 4, Wm * 4, 4, rows, cols);
+            gT(scr * 4, TH, TW4, (z + (ry * D2 + rx) * TP) * 4, MS * 4);
+          }
+        }
+      }
+    }
+  };
+  const outputPlanes = (g, u0, u1) => {
+    const { Cout, O1, O2, TH, TW4, Pp, M, OP, OX, MS, D1, D2, TP, tiles, phased, MM, Wm } = g;
+    const outT = g.m === 4 ? exports.outT4 : exports.outT;
+    for (let u = u0; u < u1; u++) {
+      const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * MM * tiles, mu = M + co * Pp + i * tiles;
+      const y = OX + u * O1 * O2;
+      if (!phased) {
+        outT(mu * 4, MS * 4, TH, TW4, plane * 4);
+        exports.crop(plane * 4, Wm, y * 4, O2, O1);
+      } else {
+        for (let ry = 0; ry < D1; ry++) {
+          for (let rx = 0; rx < D2; rx++) {
+            const ph = ry * D2 + rx, rows = count(O1, ry, D1), cols = count(O2, rx, D2);
+            outT((mu + ph * TP) * 4, MS * 4, TH, TW4, (plane + ph * MM * TP) * 4);
+            if (D2 !== 2) {
+              exports.strided((plane + ph * MM * TP) * 4, Wm * 4, 4, (y + ry * O2 + rx) * 4, D1 * O2 * 4, D2 * 4, rows, cols);
+            } else if (rx === 1) {
+              // both column phases of output rows ry + D1·a, interleaved
+              const a = (plane + (ph - 1) * MM * TP) * 4;
+              exports.zip2(a, a + 4 * MM * TP, Wm * 4, (y + ry * O2) * 4, D1 * O2 * 4, rows, count(O2, 0, 2), cols);
             }
           }
         }
       }
     }
+  };
+  const MODES = [inputPlanes, outputPlanes, gradPlanes];
+  return (P, t, T, th = t) => {
+    const units = P[1];
+    MODES[P[0]](geometry(P, th), Math.floor((units * t) / T), Math.floor((units * (t + 1)) / T));
   };
 `;
 
@@ -573,6 +589,50 @@ function filterTransform(
       const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = at + (i * n + j) * F;
       for (let f = 0, t = i * 3; f < F; f++, t += n * 3) {
         H[block + f] = tmp[t] * g0 + tmp[t + 1] * g1 + tmp[t + 2] * g2;
+      }
+    }
+  }
+}
+
+/**
+ * dW[co][ci] = Gᵀ M G (3x3 from (m + 2) x (m + 2)), M's ξ block at
+ * `at + ξ·stride` with rows `ldc` apart: M G for every filter ξ by ξ (each
+ * block read in order; every sum still over j in increasing order), then
+ * Gᵀ (M G) filter by filter. (Its own function, as `filterTransform`: V8
+ * optimizes the loops without recompiling the kernel driver around them.)
+ */
+function filterGradient(
+  H: Float32Array,
+  at: number,
+  stride: number,
+  ldc: number,
+  Cout: number,
+  Cin: number,
+  rows: number[][],
+  dw: Float32Array,
+): void {
+  const n = rows.length, G = rows.flat(), F = Cout * Cin, mg = filterDoubles(F * n * 3).fill(0, 0, F * n * 3);
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = at + (i * n + j) * stride;
+      for (let co = 0, t = i * 3; co < Cout; co++) {
+        const row = block + co * ldc;
+        for (let ci = 0; ci < Cin; ci++, t += n * 3) {
+          const h = H[row + ci];
+          mg[t] += h * g0;
+          mg[t + 1] += h * g1;
+          mg[t + 2] += h * g2;
+        }
+      }
+    }
+  }
+  for (let f = 0; f < F; f++) {
+    const t = f * n * 3, d = f * 9;
+    for (let a = 0; a < 3; a++) {
+      for (let b = 0; b < 3; b++) {
+        let v = 0;
+        for (let i = 0; i < n; i++) v += G[i * 3 + a] * mg[t + i * 3 + b];
+        dw[d + a * 3 + b] = v;
       }
     }
   }
@@ -791,33 +851,6 @@ export function winogradGradWeight(
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles
     if (!gemmInHeap(XI, Cout, Cin, K, Z, ZS, Pp, false, V, VS, Pp, true, C, CS, ldc, n0 > 0, free)) return false;
   }
-  // dW[co][ci] = Gᵀ (M G) (3x3 from (m + 2) x (m + 2)): M G for every filter ξ by ξ (each block read in
-  // order; every sum still over j in increasing order), then Gᵀ (M G) filter by filter
-  const H = new Float32Array(memory.buffer), G = (mt === 4 ? G4 : G2).flat(), n = mt + 2;
-  const F = Cout * Cin, mg = filterDoubles(F * n * 3).fill(0, 0, F * n * 3);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      const g0 = G[j * 3], g1 = G[j * 3 + 1], g2 = G[j * 3 + 2], block = C + (i * n + j) * CS;
-      for (let co = 0, t = i * 3; co < Cout; co++) {
-        const row = block + co * ldc;
-        for (let ci = 0; ci < Cin; ci++, t += n * 3) {
-          const h = H[row + ci];
-          mg[t] += h * g0;
-          mg[t + 1] += h * g1;
-          mg[t + 2] += h * g2;
-        }
-      }
-    }
-  }
-  for (let f = 0; f < F; f++) {
-    const t = f * n * 3, d = f * 9;
-    for (let a = 0; a < 3; a++) {
-      for (let b = 0; b < 3; b++) {
-        let v = 0;
-        for (let i = 0; i < n; i++) v += G[i * 3 + a] * mg[t + i * 3 + b];
-        dw[d + a * 3 + b] = v;
-      }
-    }
-  }
+  filterGradient(new Float32Array(memory.buffer), C, CS, ldc, Cout, Cin, mt === 4 ? G4 : G2, dw);
   return true;
 }
