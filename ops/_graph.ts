@@ -151,8 +151,22 @@ export function stridesOf(shape: readonly number[]): number[] {
 
 export function bufferNode(buffer: TypedArray, shape: readonly number[], dtype: DType): Node<"buffer"> {
   const n = new Node("buffer", [], {}, shape, dtype);
-  n.buffer = buffer;
+  storeBuffer(n, buffer);
   return n;
+}
+
+// Backing stores of realized buffers: never written again (arrays are immutable), so a copy of one stays valid.
+const stored = new WeakSet<ArrayBufferLike>();
+
+/** Realize `node` with `buffer` (its value, which nothing writes to afterwards). */
+export function storeBuffer(node: Node, buffer: TypedArray): void {
+  node.buffer = buffer;
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength) stored.add(buffer.buffer);
+}
+
+/** Whether `data` is the whole backing store of a realized buffer (and so never changes). */
+export function isStored(data: ArrayBufferLike): boolean {
+  return stored.has(data);
 }
 
 // While a trace (vjp/grad) is active, realized nodes keep their inputs so the

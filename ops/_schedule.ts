@@ -6,7 +6,7 @@
 // consumers would otherwise recompute it, or when it is a reduction that a
 // broadcast would recompute per element.
 import { allocate, type DType, type TypedArray } from "./_dtype.ts";
-import { type Node, type Prim, sizeOf, stridesOf, tracing } from "./_graph.ts";
+import { type Node, type Prim, sizeOf, storeBuffer, stridesOf, tracing } from "./_graph.ts";
 import { backend } from "./_backend.ts";
 import { HELPERS } from "./_scalar.ts";
 
@@ -118,7 +118,7 @@ export function realize(targets: readonly Node[]): void {
 }
 
 function finish(node: Node, buffer: TypedArray): void {
-  node.buffer = buffer;
+  storeBuffer(node, buffer);
   if (!tracing()) node.inputs = [];
 }
 

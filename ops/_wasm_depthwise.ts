@@ -23,15 +23,8 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import {
-  getNumThreads,
-  growWasmHeap,
-  HEAP_MODULES,
-  heapEpoch,
-  importHeap,
-  onShutdownThreads,
-  wasmHeap,
-} from "./_wasm_gemm.ts";
+import { getNumThreads, growWasmHeap, HEAP_MODULES, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
+import { outputSlot, residentAt } from "./_wasm_heap.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -308,8 +301,6 @@ const pool = familyPool(() => {
   return { module: r.stub, memory: r.memory, setup: WORK_SETUP };
 }, SHARED);
 const localParams = new Float64Array(64);
-/** The gy the last depthwise kernel left at float 16, and the heap epoch right after its call began. */
-const staged: { gy: Float32Array | null; epoch: number } = { gy: null, epoch: -1 };
 /** Multiply-adds below which a depthwise kernel stays on the calling thread. */
 export const depthwiseTuning: { threadMinWork: number } = { threadMinWork: 1 << 18 };
 
@@ -379,25 +370,28 @@ export function depthwiseWasm(
     if (modules.size > 256) modules.clear();
     modules.set(key, mod = { id: nextId++, bytes: moduleBytes(fixed) });
   }
-  // gy first, at the same place in both gradients: the weight gradient right after the input gradient
-  // (one backward pass) finds it still there
   const G = 16, X = G + al(gy ? gy.length : 0), W = X + al(x ? x.length : 0), CODE = W + al(w ? w.length : 0);
   const OUT = CODE + al(Math.ceil(mod.bytes.length / 4)), SCR = OUT + al(outLen), SS = al(scrFloats);
-  const reuse = gy !== null && staged.gy === gy && staged.epoch === heapEpoch();
   if (!growWasmHeap((SCR + T * SS) * 4)) return null;
-  const H = new Float32Array(r.memory.buffer);
+  // operands where they are resident, else copied into the layout; the output into a resident slot
+  const memory = r.memory;
+  const place = (a: Float32Array | null, at: number) => {
+    if (!a) return at;
+    const r = residentAt(a);
+    if (r !== null) return r / 4;
+    new Float32Array(memory.buffer).set(a, at);
+    return at;
+  };
+  const xAt = place(x, X), wAt = place(w, W), gAt = place(gy, G);
+  const slot = outputSlot(outLen * 4), outAt = slot ? slot.at / 4 : OUT;
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);
-  if (x) H.set(x, X);
-  if (w) H.set(w, W);
-  if (gy && !reuse) H.set(gy, G);
-  // (arrays are immutable, so the same gy object holds the same values)
-  staged.gy = gy;
-  staged.epoch = heapEpoch();
   const params = p ? p.params : localParams;
-  params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, mod.id]);
+  params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, xAt, wAt, outAt, gAt, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
   const shares = sharesOf(units, T);
   if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
   else r.work(params, 0, 1);
-  return new Float32Array(r.memory.buffer, OUT * 4, outLen).slice();
+  const out = new Float32Array(r.memory.buffer, outAt * 4, outLen).slice();
+  slot?.keep(out);
+  return out;
 }

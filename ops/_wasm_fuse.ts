@@ -23,6 +23,7 @@ import {
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
 import { PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
+import { outputSlot, residentAt } from "./_wasm_heap.ts";
 
 /**
  * Outputs smaller than `minSize` stay on the JS kernels (call and copy overheads); from `threadMinSize`
@@ -586,7 +587,7 @@ export function fusedWasm(
     at.push(top);
     top += (buf.byteLength + 15) & ~15;
   }
-  const outAt = top, size = root.size, codeAt = (outAt + size * 4 + 15) & ~15;
+  const layoutOut = top, size = root.size, codeAt = (layoutOut + size * 4 + 15) & ~15;
   const key = `${describe(b.expr, new Map())}|${b.dtypes}|${n}|${coef.map((c) => c.join(",")).join(";")}|${
     leaves.map((l) => l.buf)
   }`;
@@ -606,8 +607,14 @@ export function fusedWasm(
     if (modules.size > 1024) modules.delete(modules.keys().next().value!);
     modules.set(key, k);
   }
+  // inputs where they are resident, else copied into the layout; the output into a resident slot
+  b.buffers.forEach((buf, i) => {
+    const r = residentAt(buf);
+    if (r !== null) at[i] = r;
+    else new Uint8Array(mem.buffer).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), at[i]);
+  });
+  const slot = outputSlot(size * 4), outAt = slot?.at ?? layoutOut;
   const U8 = new Uint8Array(mem.buffer);
-  b.buffers.forEach((buf, i) => U8.set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), at[i]));
   const bases = leaves.map((l) => at[l.buf] + l.off * BYTES[b.dtypes[l.buf]]);
   const p = T > 1 && k.bytes.length <= 1 << 16 && 7 + 2 * leaves.length <= PARAM_SLOTS ? pool.get(T) : null;
   if (p) {
@@ -619,7 +626,9 @@ export function fusedWasm(
     localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
     p.run(T, (s) => localWork!(p.params, s, shares), shares);
   } else k.run(...bases, outAt, n[0]);
-  return new Float32Array(mem.buffer, outAt, size).slice();
+  const out = new Float32Array(mem.buffer, outAt, size).slice();
+  slot?.keep(out);
+  return out;
 }
 
 if (HAS_SIMD) {

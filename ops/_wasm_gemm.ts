@@ -22,6 +22,9 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
+import { ensureHeap, importHeap, MAX_PAGES, residentAt, wasmHeap } from "./_wasm_heap.ts";
+
+export { growWasmHeap, importHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /** Micro-kernel row counts built into the module; the driver picks one per GEMM by M. */
 export const MRS: readonly number[] = [4, 6];
@@ -613,8 +616,6 @@ export function pickMR(M: number): number {
 // Runtime: one memory (shared when the engine allows), one instance on the
 // calling thread, and a lazily started worker pool.
 
-const PAGE = 65536;
-const MAX_PAGES = 16384; // 1 GiB of address space reserved for the shared heap
 const SHARED = HAS_SHARED_MEMORY;
 /** 2·M·N·K (summed over the batch) below which a GEMM stays on the calling thread. */
 export const THREAD_MIN_FLOPS = 1 << 22;
@@ -651,31 +652,6 @@ function runtime(): Runtime {
   return rt;
 }
 
-let heapMemory: WebAssembly.Memory | null = null;
-
-/**
- * The one WebAssembly.Memory every wasm kernel family works in (shared with
- * the worker threads when the engine allows; kernels run one at a time and
- * lay out their operands afresh for each call, from float 16 on, after
- * calling {@linkcode growWasmHeap}).
- */
-export function wasmHeap(): WebAssembly.Memory {
-  return heapMemory ??= SHARED
-    ? new WebAssembly.Memory({ initial: 1, maximum: MAX_PAGES, shared: true })
-    : new WebAssembly.Memory({ initial: 1 });
-}
-
-/** Declare {@linkcode wasmHeap} as module `m`'s memory (imported as env.mem). */
-export function importHeap(m: ModuleBuilder): ModuleBuilder {
-  return m.importMemory({
-    module: "env",
-    name: "mem",
-    initial: 1,
-    maximum: SHARED ? MAX_PAGES : undefined,
-    shared: SHARED,
-  });
-}
-
 /**
  * Worker source defining `heapModule(id, at, len)`: the exports of module `id`, instantiated on the heap
  * the first time this thread sees the id from the `len` bytes a job left at byte `at` of the heap (for
@@ -700,42 +676,8 @@ export function heapModulePool(setup: string): FamilyPool {
   return familyPool(() => {
     const stub = importHeap(new ModuleBuilder());
     stub.func(new FuncBuilder([], []), "noop");
-    return { module: new WebAssembly.Module(stub.bytes()), memory: growWasmHeap(PAGE)!, setup };
+    return { module: new WebAssembly.Module(stub.bytes()), memory: wasmHeap(), setup };
   }, SHARED);
-}
-
-/**
- * {@linkcode wasmHeap} grown to at least `bytes`, or null when it cannot grow
- * (callers then take their JS path). Floats 0..63 are the GEMM's while it runs.
- */
-export function growWasmHeap(bytes: number): WebAssembly.Memory | null {
-  return ensure(wasmHeap(), bytes) ? wasmHeap() : null;
-}
-
-let epoch = 0;
-
-/**
- * Changes whenever a kernel prepares the heap ({@linkcode growWasmHeap}, which
- * every kernel calls before it writes there): a kernel that finds the value
- * it saw after its own call still current knows the heap is as it left it.
- */
-export function heapEpoch(): number {
-  return epoch;
-}
-
-/** Grow the heap to hold `bytes`; false when it cannot. */
-function ensure(memory: WebAssembly.Memory, bytes: number): boolean {
-  epoch++;
-  const have = memory.buffer.byteLength;
-  if (bytes <= have) return true;
-  const pages = Math.ceil((bytes - have) / PAGE);
-  if (SHARED && have / PAGE + pages > MAX_PAGES) return false;
-  try {
-    memory.grow(pages);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // -- threads ---------------------------------------------------------------
@@ -883,6 +825,14 @@ function launch(r: Runtime, sp: Split, job: GemmJob, after?: () => void): void {
   sp.pool.run(sp.T, (t) => r.driver.run(params, t, sp.T, after)); // T shares: chunks are claimed inside
 }
 
+/** The float index of `a` in the heap: where it is resident, else copied to float `at`. */
+function placeOperand(a: Float32Array, at: number): number {
+  const r = residentAt(a);
+  if (r !== null) return r / 4;
+  new Float32Array(wasmHeap().buffer).set(a, at);
+  return at;
+}
+
 /**
  * Batched C[b] = op(A[b])·op(B[b]) (or += with `accumulate`) with C contiguous
  * ([batch, M, N] at `c`/`cOff`); the core of `gemmF32` and the `dot` kernel.
@@ -916,14 +866,15 @@ function gemmBatch(
   const aSpan = (batch - 1) * aStride + span(M, K, lda, transA);
   let bSpan = (batch - 1) * bStride + span(K, N, ldb, transB);
   if (bTable) bSpan = (batch - 1) * bStride + bTable.k[K - 1] + bTable.j[N - 1] + 1;
-  const scratchAt = 64, aAt = scratchAt + sp.T * scratchStride, bAt = aAt + al(aSpan);
-  const tblAt = bAt + al(bSpan), packedAt = tblAt + al(bTable ? K + N : 0);
+  const scratchAt = 64, aLayout = scratchAt + sp.T * scratchStride, bLayout = aLayout + al(aSpan);
+  const tblAt = bLayout + al(bSpan), packedAt = tblAt + al(bTable ? K + N : 0);
   const cAt = packedAt + al(sp.packedFloats);
   const flagsAt = cAt + al(cFloats);
-  if (!ensure(r.memory, (flagsAt + chunks) * 4)) return false;
+  if (!ensureHeap((flagsAt + chunks) * 4)) return false;
+  // the operands where they are resident, else copied into the layout
+  const aAt = placeOperand(a.subarray(aOff, aOff + aSpan), aLayout),
+    bAt = placeOperand(b.subarray(bOff, bOff + bSpan), bLayout);
   const H = new Float32Array(r.memory.buffer);
-  H.set(a.subarray(aOff, aOff + aSpan), aAt);
-  H.set(b.subarray(bOff, bOff + bSpan), bAt);
   if (bTable) {
     const I = new Int32Array(r.memory.buffer);
     I.set(bTable.k, tblAt);
@@ -1054,7 +1005,7 @@ export function gemmInHeap(
   const r = runtime(), sp = split(batch, M, N, K, aStride, bStride);
   const scratchAt = al4(Math.max(64, freeAt)), packedAt = scratchAt + sp.T * sp.scratchStride;
   const flagsAt = packedAt + al4(sp.packedFloats);
-  if (!ensure(r.memory, (flagsAt + sp.chunks) * 4)) return false;
+  if (!ensureHeap((flagsAt + sp.chunks) * 4, false)) return false;
   launch(r, sp, {
     batch,
     M,

@@ -21,6 +21,7 @@ import {
   onShutdownThreads,
   wasmHeap,
 } from "./_wasm_gemm.ts";
+import { outputSlot, residentAt } from "./_wasm_heap.ts";
 
 const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
 const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];
@@ -792,11 +793,14 @@ export function winogradForward(
   if (!tr) return false;
   const { memory } = tr;
   filterTransform(w, Cout, Cin, m === 4 ? G4 : G2, new Float32Array(memory.buffer), U);
+  // the whole output in a resident slot when the ring takes it (each chunk's images at their place)
+  const slot = outputSlot(out.byteLength);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
-    new Float32Array(memory.buffer).set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
-    if (finiteOnly && !tr.finite(XIN, m * Cin * S1 * S2)) return false;
-    const at = { XIN, V, Pp, M, Mp, OP, OX, SCR, VS, MS };
+    const xin = placed(memory, x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    if (finiteOnly && !tr.finite(xin, m * Cin * S1 * S2)) return false;
+    const ox = slot ? slot.at / 4 + n0 * Cout * O1 * O2 : OX;
+    const at = { XIN: xin, V, Pp, M, Mp, OP, OX: ox, SCR, VS, MS };
     tr.run(transformJob(0, m * Cin, q, tl, at));
     // tiles past the last image's (Pp padding) multiply stale data; their products are never read
     if (
@@ -806,9 +810,18 @@ export function winogradForward(
     }
     tr.run(transformJob(1, m * Cout, q, tl, at));
     const H = new Float32Array(memory.buffer);
-    out.set(H.subarray(OX, OX + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
+    out.set(H.subarray(ox, ox + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
   }
+  slot?.keep(out);
   return true;
+}
+
+/** The float index of `a` in the heap: where it is resident, else copied to float `at`. */
+function placed(memory: WebAssembly.Memory, a: Float32Array, at: number): number {
+  const r = residentAt(a);
+  if (r !== null) return r / 4;
+  new Float32Array(memory.buffer).set(a, at);
+  return at;
 }
 
 /**
@@ -840,12 +853,11 @@ export function winogradGradWeight(
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), K = m * tiles, Pp = Math.ceil(K / NR) * NR;
     const VS = skew(Cin * Pp), ZS = skew(Cout * Pp);
-    const H = new Float32Array(memory.buffer);
-    H.set(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
-    H.set(gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
-    if (finiteOnly && !(tr.finite(XIN, m * Cin * S1 * S2) && tr.finite(OX, m * Cout * O1 * O2))) return false;
+    const xin = placed(memory, x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    const ox = placed(memory, gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
+    if (finiteOnly && !(tr.finite(xin, m * Cin * S1 * S2) && tr.finite(ox, m * Cout * O1 * O2))) return false;
     // V from the input planes (mode 0), Z from the output-gradient planes (mode 2, written where M goes)
-    const at = { XIN, V, Pp, M: Z, Mp: 0, OP: 0, OX, SCR, VS, MS: ZS };
+    const at = { XIN: xin, V, Pp, M: Z, Mp: 0, OP: 0, OX: ox, SCR, VS, MS: ZS };
     tr.run(transformJob(0, m * Cin, q, tl, at));
     tr.run(transformJob(2, m * Cout, q, tl, at));
     // M_ξ[co][ci] (+)= Σ_t Z_ξ[co][t] · V_ξ[ci][t] over this chunk's tiles

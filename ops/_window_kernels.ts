@@ -26,6 +26,7 @@ import {
   importHeap,
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
+import { outputSlot, residentAt } from "./_wasm_heap.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -291,18 +292,23 @@ function runWindow(
     const wk = tAxes
       ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none")
       : scatterKernel(axes, p, opts.div === true);
-    const res = wk?.complete ? wk.run(x, P, D) : null;
+    const res = wk?.complete ? wk.run(x, P, D, true) : null;
     if (res) {
-      out.set(res);
+      out.set(res.values);
+      res.keep(out);
       return out;
     }
   }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
     const wk = wasmKernel(mode, axes, p, opts.div ? "post" : "none");
-    const res = wk ? wk.run(x, P, D) : null;
+    const res = wk ? wk.run(x, P, D, wk.complete) : null;
     if (wk && res) {
-      out.set(mode === "argmax" ? new Int32Array(res.buffer, res.byteOffset, res.length) : res);
-      if (wk.complete) return out;
+      const v = res.values;
+      out.set(mode === "argmax" ? new Int32Array(v.buffer, v.byteOffset, v.length) : v);
+      if (wk.complete) {
+        res.keep(out);
+        return out;
+      }
       p = plan(mode, axes, { ...opts, pre: wk.groups });
     }
   }
@@ -438,7 +444,17 @@ interface WasmKernel {
   /** 4-cell groups per interior row (when not complete) */
   groups: number;
   /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
-  run(x: Float32Array, P: number, D: TypedArray | null): Float32Array | null;
+  /**
+   * Run on the P planes of x: the results in the heap, and `keep(out)` to
+   * record the copy `out` of them as resident (with `resident`, which puts
+   * them in a resident slot when the ring takes them).
+   */
+  run(
+    x: Float32Array,
+    P: number,
+    D: TypedArray | null,
+    resident: boolean,
+  ): { values: Float32Array; keep(out: TypedArray): void } | null;
 }
 
 const wasmKernels = new Map<string, WasmKernel | null>();
@@ -633,7 +649,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   return {
     complete: full,
     groups,
-    run(x, P, D) {
+    run(x, P, D, resident) {
       // [padded x][raw x][results][divisor][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
@@ -641,19 +657,27 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + nD * 4);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
-      new Float32Array(mm.buffer, rawPtr, P * S).set(x);
+      const raw = placed(mm, x, rawPtr), slot = resident ? outputSlot(P * O * 4) : null, o = slot?.at ?? outPtr;
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, Sp, S, O, rawPtr, xPtr, outPtr, dPtr, 0, 0]);
+      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, 0, 0]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const shares = sharesOf(P, T);
       if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
       else localWork!(params, 0, 1);
-      return new Float32Array(mm.buffer, outPtr, P * O);
+      return { values: new Float32Array(mm.buffer, o, P * O), keep: (out) => slot?.keep(out) };
     },
   };
+}
+
+/** The byte address of `x` in the heap: where it is resident, else copied to `at`. */
+function placed(mm: WebAssembly.Memory, x: Float32Array, at: number): number {
+  const r = residentAt(x);
+  if (r !== null) return r;
+  new Float32Array(mm.buffer, at, x.length).set(x);
+  return at;
 }
 
 /** The scatter kernel of a windowSumT (of `div(g, D)` with `div`). */
@@ -744,7 +768,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   return {
     complete: true,
     groups: 0,
-    run(x, P, D) {
+    run(x, P, D, resident) {
       // [g][results][divisor][a double plane per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
@@ -753,15 +777,15 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const codePtr = al(scrPtr + shares * Sp * 8);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
-      new Float32Array(mm.buffer, xPtr, P * O).set(x);
+      const g = placed(mm, x, xPtr), slot = resident ? outputSlot(P * S * 4) : null, o = slot?.at ?? outPtr;
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, O, S, S, 0, xPtr, outPtr, dPtr, scrPtr, Sp * 8]);
+      params.set([id, codePtr, code.length, P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
       else localWork!(params, 0, 1);
-      return new Float32Array(mm.buffer, outPtr, P * S);
+      return { values: new Float32Array(mm.buffer, o, P * S), keep: (out) => slot?.keep(out) };
     },
   };
 }
