@@ -24,7 +24,7 @@ import {
   V128,
 } from "./_wasm.ts";
 import { getNumThreads, growWasmHeap, HEAP_MODULES, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
-import { outputSlot, residentAt } from "./_wasm_heap.ts";
+import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -374,14 +374,7 @@ export function depthwiseWasm(
   const OUT = CODE + al(Math.ceil(mod.bytes.length / 4)), SCR = OUT + al(outLen), SS = al(scrFloats);
   if (!growWasmHeap((SCR + T * SS) * 4)) return null;
   // operands where they are resident, else copied into the layout; the output into a resident slot
-  const memory = r.memory;
-  const place = (a: Float32Array | null, at: number) => {
-    if (!a) return at;
-    const r = residentAt(a);
-    if (r !== null) return r / 4;
-    new Float32Array(memory.buffer).set(a, at);
-    return at;
-  };
+  const place = (a: Float32Array | null, at: number) => (a ? placeInHeap(a, at * 4) / 4 : at);
   const xAt = place(x, X), wAt = place(w, W), gAt = place(gy, G);
   const slot = outputSlot(outLen * 4), outAt = slot ? slot.at / 4 : OUT;
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);

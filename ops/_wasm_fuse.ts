@@ -23,7 +23,7 @@ import {
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
 import { PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
-import { outputSlot, residentAt } from "./_wasm_heap.ts";
+import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /**
  * Outputs smaller than `minSize` stay on the JS kernels (call and copy overheads); from `threadMinSize`
@@ -608,11 +608,7 @@ export function fusedWasm(
     modules.set(key, k);
   }
   // inputs where they are resident, else copied into the layout; the output into a resident slot
-  b.buffers.forEach((buf, i) => {
-    const r = residentAt(buf);
-    if (r !== null) at[i] = r;
-    else new Uint8Array(mem.buffer).set(new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength), at[i]);
-  });
+  b.buffers.forEach((buf, i) => at[i] = placeInHeap(buf, at[i]));
   const slot = outputSlot(size * 4), outAt = slot?.at ?? layoutOut;
   const U8 = new Uint8Array(mem.buffer);
   const bases = leaves.map((l) => at[l.buf] + l.off * BYTES[b.dtypes[l.buf]]);

@@ -22,7 +22,7 @@ import {
   Simd,
   V128,
 } from "./_wasm.ts";
-import { ensureHeap, importHeap, MAX_PAGES, residentAt, wasmHeap } from "./_wasm_heap.ts";
+import { ensureHeap, importHeap, MAX_PAGES, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 export { growWasmHeap, importHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -825,14 +825,6 @@ function launch(r: Runtime, sp: Split, job: GemmJob, after?: () => void): void {
   sp.pool.run(sp.T, (t) => r.driver.run(params, t, sp.T, after)); // T shares: chunks are claimed inside
 }
 
-/** The float index of `a` in the heap: where it is resident, else copied to float `at`. */
-function placeOperand(a: Float32Array, at: number): number {
-  const r = residentAt(a);
-  if (r !== null) return r / 4;
-  new Float32Array(wasmHeap().buffer).set(a, at);
-  return at;
-}
-
 /**
  * Batched C[b] = op(A[b])·op(B[b]) (or += with `accumulate`) with C contiguous
  * ([batch, M, N] at `c`/`cOff`); the core of `gemmF32` and the `dot` kernel.
@@ -872,8 +864,8 @@ function gemmBatch(
   const flagsAt = cAt + al(cFloats);
   if (!ensureHeap((flagsAt + chunks) * 4)) return false;
   // the operands where they are resident, else copied into the layout
-  const aAt = placeOperand(a.subarray(aOff, aOff + aSpan), aLayout),
-    bAt = placeOperand(b.subarray(bOff, bOff + bSpan), bLayout);
+  const aAt = placeInHeap(a.subarray(aOff, aOff + aSpan), aLayout * 4) / 4;
+  const bAt = placeInHeap(b.subarray(bOff, bOff + bSpan), bLayout * 4) / 4;
   const H = new Float32Array(r.memory.buffer);
   if (bTable) {
     const I = new Int32Array(r.memory.buffer);

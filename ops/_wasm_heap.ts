@@ -141,6 +141,19 @@ export function residentAt(view: TypedArray): number | null {
 }
 
 /**
+ * The byte address of `view`'s elements in the heap: where they are
+ * resident, else copied to byte `at` of the caller's layout.
+ */
+export function placeInHeap(view: TypedArray, at: number): number {
+  const r = residentAt(view);
+  if (r !== null) return r;
+  new Uint8Array(wasmHeap().buffer, at, view.byteLength).set(
+    new Uint8Array(view.buffer, view.byteOffset, view.byteLength),
+  );
+  return at;
+}
+
+/**
  * A ring slot of `bytes` (byte address `at`) for a kernel's output; `keep(out)`
  * then records that the array `out`, a copy of the whole slot's values that
  * becomes the node's buffer unchanged, is resident there. Null when the ring

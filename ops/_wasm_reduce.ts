@@ -10,7 +10,7 @@ import { getBackend } from "./_backend.ts";
 import { type Node, sizeOf, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { growWasmHeap, importHeap, residentAt, wasmHeap } from "./_wasm_heap.ts";
+import { growWasmHeap, importHeap, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /** Inputs smaller than this stay on the JS kernel (call and copy overheads). */
 export const reduceTuning: { minSize: number } = { minSize: 4096 };
@@ -93,8 +93,7 @@ function sumWasm(node: Node<"reduce">, x: Float32Array, first: number): Float32A
   const X = 16, R = X + al(x.byteLength), B = R + al(runs.byteLength), OUT = B + al(bases.byteLength);
   const mem = growWasmHeap(OUT + bases.length * 4);
   if (!mem) return null;
-  const run = sumKernel(), at = residentAt(x) ?? X;
-  if (at === X) new Float32Array(mem.buffer, X, x.length).set(x);
+  const run = sumKernel(), at = placeInHeap(x, X);
   new Int32Array(mem.buffer, R, runs.length).set(runs);
   new Int32Array(mem.buffer, B, bases.length).set(bases);
   run(at, R, runs.length, L, B, bases.length, OUT);

@@ -21,7 +21,7 @@ import {
   onShutdownThreads,
   wasmHeap,
 } from "./_wasm_gemm.ts";
-import { outputSlot, residentAt } from "./_wasm_heap.ts";
+import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
 const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];
@@ -797,7 +797,7 @@ export function winogradForward(
   const slot = outputSlot(out.byteLength);
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), Pp = Math.ceil((m * tiles) / NR) * NR, VS = skew(Cin * Pp), MS = skew(Mp * Pp);
-    const xin = placed(memory, x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
+    const xin = placeInHeap(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN * 4) / 4;
     if (finiteOnly && !tr.finite(xin, m * Cin * S1 * S2)) return false;
     const ox = slot ? slot.at / 4 + n0 * Cout * O1 * O2 : OX;
     const at = { XIN: xin, V, Pp, M, Mp, OP, OX: ox, SCR, VS, MS };
@@ -814,14 +814,6 @@ export function winogradForward(
   }
   slot?.keep(out);
   return true;
-}
-
-/** The float index of `a` in the heap: where it is resident, else copied to float `at`. */
-function placed(memory: WebAssembly.Memory, a: Float32Array, at: number): number {
-  const r = residentAt(a);
-  if (r !== null) return r / 4;
-  new Float32Array(memory.buffer).set(a, at);
-  return at;
 }
 
 /**
@@ -853,8 +845,8 @@ export function winogradGradWeight(
   for (let n0 = 0; n0 < N; n0 += nb) {
     const m = Math.min(nb, N - n0), K = m * tiles, Pp = Math.ceil(K / NR) * NR;
     const VS = skew(Cin * Pp), ZS = skew(Cout * Pp);
-    const xin = placed(memory, x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN);
-    const ox = placed(memory, gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX);
+    const xin = placeInHeap(x.subarray(n0 * Cin * S1 * S2, (n0 + m) * Cin * S1 * S2), XIN * 4) / 4;
+    const ox = placeInHeap(gy.subarray(n0 * Cout * O1 * O2, (n0 + m) * Cout * O1 * O2), OX * 4) / 4;
     if (finiteOnly && !(tr.finite(xin, m * Cin * S1 * S2) && tr.finite(ox, m * Cout * O1 * O2))) return false;
     // V from the input planes (mode 0), Z from the output-gradient planes (mode 2, written where M goes)
     const at = { XIN: xin, V, Pp, M: Z, Mp: 0, OP: 0, OX: ox, SCR, VS, MS: ZS };

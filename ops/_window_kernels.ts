@@ -26,7 +26,7 @@ import {
   importHeap,
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
-import { outputSlot, residentAt } from "./_wasm_heap.ts";
+import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -657,7 +657,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + nD * 4);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
-      const raw = placed(mm, x, rawPtr), slot = resident ? outputSlot(P * O * 4) : null, o = slot?.at ?? outPtr;
+      const raw = placeInHeap(x, rawPtr), slot = resident ? outputSlot(P * O * 4) : null, o = slot?.at ?? outPtr;
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
@@ -670,14 +670,6 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       return { values: new Float32Array(mm.buffer, o, P * O), keep: (out) => slot?.keep(out) };
     },
   };
-}
-
-/** The byte address of `x` in the heap: where it is resident, else copied to `at`. */
-function placed(mm: WebAssembly.Memory, x: Float32Array, at: number): number {
-  const r = residentAt(x);
-  if (r !== null) return r;
-  new Float32Array(mm.buffer, at, x.length).set(x);
-  return at;
 }
 
 /** The scatter kernel of a windowSumT (of `div(g, D)` with `div`). */
@@ -777,7 +769,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const codePtr = al(scrPtr + shares * Sp * 8);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
-      const g = placed(mm, x, xPtr), slot = resident ? outputSlot(P * S * 4) : null, o = slot?.at ?? outPtr;
+      const g = placeInHeap(x, xPtr), slot = resident ? outputSlot(P * S * 4) : null, o = slot?.at ?? outPtr;
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const params = pool ? pool.params : localParams;
