@@ -17,7 +17,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { sharesOf } from "./_pool_threads.ts";
+import { sharesOf, type WasmThreadPool } from "./_pool_threads.ts";
 import {
   getNumThreads,
   growWasmHeap,
@@ -26,7 +26,7 @@ import {
   importHeap,
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
-import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
+import { outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -292,21 +292,18 @@ function runWindow(
     const wk = tAxes
       ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none")
       : scatterKernel(axes, p, opts.div === true);
-    const res = wk?.complete ? wk.run(x, P, D, true) : null;
+    const res = wk?.complete ? wk.run(x, P, D, true, out as Float32Array) : null;
     if (res) {
-      out.set(res.values);
-      res.keep(out);
+      res.keep();
       return out;
     }
   }
   if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
     const wk = wasmKernel(mode, axes, p, opts.div ? "post" : "none");
-    const res = wk ? wk.run(x, P, D, wk.complete) : null;
+    const res = wk ? wk.run(x, P, D, wk.complete, out as Float32Array | Int32Array) : null;
     if (wk && res) {
-      const v = res.values;
-      out.set(mode === "argmax" ? new Int32Array(v.buffer, v.byteOffset, v.length) : v);
       if (wk.complete) {
-        res.keep(out);
+        res.keep();
         return out;
       }
       p = plan(mode, axes, { ...opts, pre: wk.groups });
@@ -430,6 +427,43 @@ export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
+/**
+ * Run a window job's shares (planes split as the work function splits them),
+ * copying each share's results (`per` values a plane, at byte `at`) into `out`
+ * as soon as the calling thread has computed it, so that the copy overlaps the
+ * workers' compute; the workers' shares are copied after the job.
+ */
+function runCopying(
+  pool: WasmThreadPool | null,
+  T: number,
+  params: Float64Array,
+  P: number,
+  shares: number,
+  at: number,
+  per: number,
+  out: Float32Array | Int32Array,
+): void {
+  const src = out instanceof Int32Array
+    ? new Int32Array(wasmHeap().buffer, at, P * per)
+    : new Float32Array(wasmHeap().buffer, at, P * per);
+  const copy = (s: number) => {
+    const p0 = Math.floor((P * s) / shares), p1 = Math.floor((P * (s + 1)) / shares);
+    out.set(src.subarray(p0 * per, p1 * per), p0 * per);
+  };
+  if (!pool) {
+    localWork!(params, 0, 1);
+    out.set(src);
+    return;
+  }
+  const mine = new Uint8Array(shares);
+  pool.run(T, (s) => {
+    localWork!(params, s, shares);
+    copy(s);
+    mine[s] = 1;
+  }, shares);
+  for (let s = 0; s < shares; s++) if (!mine[s]) copy(s);
+}
+
 /** Stop the window kernels' worker threads (they restart on the next large kernel). */
 export function _shutdownWindowThreads(): void {
   windowPool.close();
@@ -445,16 +479,18 @@ interface WasmKernel {
   groups: number;
   /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
   /**
-   * Run on the P planes of x: the results in the heap, and `keep(out)` to
-   * record the copy `out` of them as resident (with `resident`, which puts
-   * them in a resident slot when the ring takes them).
+   * Run on the P planes of x, the results copied into `out`; `keep()` then
+   * records `out` as resident (with `resident`, which puts the results in a
+   * resident slot when the ring takes them). Null when the heap cannot hold
+   * the job (nothing written).
    */
   run(
     x: Float32Array,
     P: number,
     D: TypedArray | null,
     resident: boolean,
-  ): { values: Float32Array; keep(out: TypedArray): void } | null;
+    out: Float32Array | Int32Array,
+  ): { keep(): void } | null;
 }
 
 const wasmKernels = new Map<string, WasmKernel | null>();
@@ -526,8 +562,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   const [Pp, xPtr, outPtr, dPtr] = [0, 1, 2, 3];
   const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32);
   const addr = f.local(I32), optr = f.local(I32), dptr = f.local(I32), xbase = f.local(I32), obase = f.local(I32);
-  const wv = f.local(V128), best = f.local(V128), idx = f.local(V128), v = f.local(V128), mask = f.local(V128);
-  const lo = f.local(V128), hi = f.local(V128), dv = f.local(V128);
+  const wv = f.local(V128), v = f.local(V128), mask = f.local(V128), dv = f.local(V128);
   const vconst = (bytes: number[]) => f.simd(Simd.v128_const).emit(...bytes);
   const i32x4 = (a: number[]) => vconst([...new Uint8Array(Int32Array.from(a).buffer)]);
   const shuffle = (lanes: number[]) => f.shuffle32(lanes);
@@ -542,54 +577,66 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       for (let l = 1; l < 4; l++) f.get(addr).mem(Op.f32_load, 0, b + 4 * l * sC).simd(Simd.f32x4_replace_lane).emit(l);
     }
   };
-  // one group of 4 cells at addr / optr / dptr (wv = their tap-(0,0,0) positions for argmax)
-  const group = () => {
+  // n groups of 4 cells at addr / optr / dptr (wv = the first group's tap-(0,0,0) positions for argmax), group g
+  // 4·g cells on; their taps interleaved so that the groups' dependency chains overlap
+  const slots = [0, 1].map(() => ({ lo: f.local(V128), hi: f.local(V128), best: f.local(V128), idx: f.local(V128) }));
+  const group = (n: number) => {
+    const gs = slots.slice(0, n), cell = (g: number) => 4 * g * sC;
     if (mode === "sum") {
-      f.v128Zero().set(lo);
-      f.v128Zero().set(hi);
+      for (const { lo, hi } of gs) f.v128Zero().set(lo).v128Zero().set(hi);
       for (const off of offsets) {
-        loadTap(off);
-        f.tee(v).simd(Simd.f64x2_promote_low_f32x4).get(lo).simd(Simd.f64x2_add).set(lo);
-        f.get(v).get(v);
-        shuffle(SHUF_HIGH);
-        f.simd(Simd.f64x2_promote_low_f32x4).get(hi).simd(Simd.f64x2_add).set(hi);
+        gs.forEach(({ lo, hi }, g) => {
+          loadTap(off + cell(g));
+          f.tee(v).simd(Simd.f64x2_promote_low_f32x4).get(lo).simd(Simd.f64x2_add).set(lo);
+          f.get(v).get(v);
+          shuffle(SHUF_HIGH);
+          f.simd(Simd.f64x2_promote_low_f32x4).get(hi).simd(Simd.f64x2_add).set(hi);
+        });
       }
-      if (div) {
-        f.get(dptr).simdMem(Simd.v128_load, 0).set(dv);
-        f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
-        f.get(dv).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(lo);
-        f.get(hi).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
-        f.get(dv).get(dv);
-        shuffle(SHUF_HIGH);
-        f.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(hi);
-      }
-      f.get(optr);
-      f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).get(hi).simd(Simd.f32x4_demote_f64x2_zero);
-      shuffle(SHUF_LOWS);
-      f.simdMem(Simd.v128_store, 0);
+      gs.forEach(({ lo, hi }, g) => {
+        if (div) {
+          f.get(dptr).simdMem(Simd.v128_load, 0, 16 * g).set(dv);
+          f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
+          f.get(dv).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(lo);
+          f.get(hi).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
+          f.get(dv).get(dv);
+          shuffle(SHUF_HIGH);
+          f.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(hi);
+        }
+        f.get(optr);
+        f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).get(hi).simd(Simd.f32x4_demote_f64x2_zero);
+        shuffle(SHUF_LOWS);
+        f.simdMem(Simd.v128_store, 0, 16 * g);
+      });
       return;
     }
-    loadTap(offsets[0]);
-    f.set(best);
-    if (mode === "argmax") {
-      f.get(wv);
-      i32x4([offsets[0], offsets[0], offsets[0], offsets[0]]);
-      f.simd(Simd.i32x4_add).set(idx);
-    }
-    for (let t = 1; t < offsets.length; t++) {
-      loadTap(offsets[t]);
-      // mask = v > best | (v ≠ v & !(best ≠ best))
-      f.tee(v).get(best).simd(Simd.f32x4_gt);
-      f.get(v).get(v).simd(Simd.f32x4_ne).get(best).get(best).simd(Simd.f32x4_ne).simd(Simd.v128_andnot);
-      f.simd(Simd.v128_or).set(mask);
-      f.get(v).get(best).get(mask).simd(Simd.v128_bitselect).set(best);
+    gs.forEach(({ best, idx }, g) => {
+      loadTap(offsets[0] + cell(g));
+      f.set(best);
       if (mode === "argmax") {
         f.get(wv);
-        i32x4([offsets[t], offsets[t], offsets[t], offsets[t]]);
-        f.simd(Simd.i32x4_add).get(idx).get(mask).simd(Simd.v128_bitselect).set(idx);
+        i32x4(Array(4).fill(offsets[0] + cell(g)));
+        f.simd(Simd.i32x4_add).set(idx);
       }
+    });
+    for (let t = 1; t < offsets.length; t++) {
+      gs.forEach(({ best, idx }, g) => {
+        loadTap(offsets[t] + cell(g));
+        // mask = v > best | (v ≠ v & !(best ≠ best))
+        f.tee(v).get(best).simd(Simd.f32x4_gt);
+        f.get(v).get(v).simd(Simd.f32x4_ne).get(best).get(best).simd(Simd.f32x4_ne).simd(Simd.v128_andnot);
+        f.simd(Simd.v128_or).set(mask);
+        f.get(v).get(best).get(mask).simd(Simd.v128_bitselect).set(best);
+        if (mode === "argmax") {
+          f.get(wv);
+          i32x4(Array(4).fill(offsets[t] + cell(g)));
+          f.simd(Simd.i32x4_add).get(idx).get(mask).simd(Simd.v128_bitselect).set(idx);
+        }
+      });
     }
-    f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0);
+    gs.forEach(({ best, idx }, g) =>
+      f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0, 16 * g)
+    );
   };
   // advance addr / optr / dptr / wv by `cells` cells along C
   const advance = (cells: number) => {
@@ -624,15 +671,23 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
   f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
   const whole = full ? Math.floor(C.O / 4) : groups, rest = full ? C.O - 4 * whole : 0;
-  f.i32(whole).set(j);
-  f.loop();
-  group();
-  advance(4);
-  f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
-  f.end(); // j
+  // pairs of groups, then the odd one
+  const pairs = Math.floor(whole / 2);
+  if (pairs > 0) {
+    f.i32(pairs).set(j);
+    f.loop();
+    group(2);
+    advance(8);
+    f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
+    f.end(); // j
+  }
+  if (whole % 2 === 1) {
+    group(1);
+    advance(4);
+  }
   if (rest > 0) {
     advance(rest - 4); // step back: the last group overlaps the previous one
-    group();
+    group(1);
   }
   f.get(ob).i32(1).op(Op.i32_add).tee(ob).i32(ob1).op(Op.i32_lt_s).brIf(0);
   f.end(); // ob
@@ -649,7 +704,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   return {
     complete: full,
     groups,
-    run(x, P, D, resident) {
+    run(x, P, D, resident, out) {
       // [padded x][raw x][results][divisor][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
@@ -665,9 +720,8 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, 0, 0]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const shares = sharesOf(P, T);
-      if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
-      else localWork!(params, 0, 1);
-      return { values: new Float32Array(mm.buffer, o, P * O), keep: (out) => slot?.keep(out) };
+      runCopying(pool, T, params, P, shares, o, O, out);
+      return { keep: () => slot?.keep(out) };
     },
   };
 }
@@ -760,7 +814,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   return {
     complete: true,
     groups: 0,
-    run(x, P, D, resident) {
+    run(x, P, D, resident, out) {
       // [g][results][divisor][a double plane per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
@@ -775,9 +829,8 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      if (pool) pool.run(T, (s) => localWork!(params, s, shares), shares);
-      else localWork!(params, 0, 1);
-      return { values: new Float32Array(mm.buffer, o, P * S), keep: (out) => slot?.keep(out) };
+      runCopying(pool, T, params, P, shares, o, S, out);
+      return { keep: () => slot?.keep(out) };
     },
   };
 }
