@@ -276,6 +276,41 @@ export function sharesOf(units: number, T: number): number {
   return Math.min(units, 4 * T);
 }
 
+/**
+ * Run a job of `shares` shares over `units` units on `pool` (or, without one, all of it on the calling thread
+ * with `work(0, 1)`), unit u's results being `src[u·per, (u + 1)·per)` with a share's units split as the work
+ * functions split them (share s: units [⌊units·s/shares⌋, ⌊units·(s + 1)/shares⌋)), and copy the results into
+ * `out`: each share the calling thread computes right after computing it, so that its copying overlaps the
+ * workers' compute, the workers' shares after the job.
+ */
+export function runCopyingOut(
+  pool: WasmThreadPool | null,
+  T: number,
+  shares: number,
+  units: number,
+  work: (s: number, S: number, thread: number) => void,
+  src: Float32Array | Int32Array,
+  out: Float32Array | Int32Array,
+): void {
+  if (!pool) {
+    work(0, 1, 0);
+    out.set(src);
+    return;
+  }
+  const per = src.length / units;
+  const copy = (s: number) => {
+    const u0 = Math.floor((units * s) / shares), u1 = Math.floor((units * (s + 1)) / shares);
+    out.set(src.subarray(u0 * per, u1 * per), u0 * per);
+  };
+  const mine = new Uint8Array(shares);
+  pool.run(T, (s, thread) => {
+    work(s, shares, thread);
+    copy(s);
+    mine[s] = 1;
+  }, shares);
+  for (let s = 0; s < shares; s++) if (!mine[s]) copy(s);
+}
+
 /** What a kernel family's workers build: a module instantiated against `memory`, and the work source. */
 export interface FamilySpec {
   module: WebAssembly.Module;

@@ -10,7 +10,7 @@
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
 import { flippedWeights, type Geo3, transposedGeo } from "./_conv_kernels.ts";
-import { familyPool, sharesOf } from "./_pool_threads.ts";
+import { familyPool, runCopyingOut, sharesOf } from "./_pool_threads.ts";
 import {
   F32,
   FuncBuilder,
@@ -382,9 +382,9 @@ export function depthwiseWasm(
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, xAt, wAt, outAt, gAt, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
   const shares = sharesOf(units, T);
-  if (p) p.run(T, (s, th) => r.work(params, s, shares, th), shares);
-  else r.work(params, 0, 1);
-  const out = new Float32Array(r.memory.buffer, outAt * 4, outLen).slice();
+  const out = new Float32Array(outLen);
+  const results = new Float32Array(r.memory.buffer, outAt * 4, outLen);
+  runCopyingOut(p, T, shares, units, (s, S, th) => r.work(params, s, S, th), results, out);
   slot?.keep(out);
   return out;
 }

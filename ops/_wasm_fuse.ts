@@ -22,7 +22,7 @@ import {
   importHeap,
   onShutdownThreads,
 } from "./_wasm_gemm.ts";
-import { PARAM_SLOTS, sharesOf } from "./_pool_threads.ts";
+import { PARAM_SLOTS, runCopyingOut, sharesOf } from "./_pool_threads.ts";
 import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /**
@@ -620,8 +620,20 @@ export function fusedWasm(
     p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
     const shares = sharesOf(n[0], T);
     localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
-    p.run(T, (s) => localWork!(p.params, s, shares), shares);
-  } else k.run(...bases, outAt, n[0]);
+    const out = new Float32Array(size);
+    runCopyingOut(
+      p,
+      T,
+      shares,
+      n[0],
+      (s, S) => localWork!(p.params, s, S),
+      new Float32Array(mem.buffer, outAt, size),
+      out,
+    );
+    slot?.keep(out);
+    return out;
+  }
+  k.run(...bases, outAt, n[0]);
   const out = new Float32Array(mem.buffer, outAt, size).slice();
   slot?.keep(out);
   return out;

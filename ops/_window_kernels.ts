@@ -17,7 +17,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { sharesOf, type WasmThreadPool } from "./_pool_threads.ts";
+import { runCopyingOut, sharesOf } from "./_pool_threads.ts";
 import {
   getNumThreads,
   growWasmHeap,
@@ -427,41 +427,11 @@ export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
-/**
- * Run a window job's shares (planes split as the work function splits them),
- * copying each share's results (`per` values a plane, at byte `at`) into `out`
- * as soon as the calling thread has computed it, so that the copy overlaps the
- * workers' compute; the workers' shares are copied after the job.
- */
-function runCopying(
-  pool: WasmThreadPool | null,
-  T: number,
-  params: Float64Array,
-  P: number,
-  shares: number,
-  at: number,
-  per: number,
-  out: Float32Array | Int32Array,
-): void {
-  const src = out instanceof Int32Array
-    ? new Int32Array(wasmHeap().buffer, at, P * per)
-    : new Float32Array(wasmHeap().buffer, at, P * per);
-  const copy = (s: number) => {
-    const p0 = Math.floor((P * s) / shares), p1 = Math.floor((P * (s + 1)) / shares);
-    out.set(src.subarray(p0 * per, p1 * per), p0 * per);
-  };
-  if (!pool) {
-    localWork!(params, 0, 1);
-    out.set(src);
-    return;
-  }
-  const mine = new Uint8Array(shares);
-  pool.run(T, (s) => {
-    localWork!(params, s, shares);
-    copy(s);
-    mine[s] = 1;
-  }, shares);
-  for (let s = 0; s < shares; s++) if (!mine[s]) copy(s);
+/** The n values at byte `at` of the heap, typed as `like` (int32 argmax indices, else float32). */
+function heapView(like: Float32Array | Int32Array, at: number, n: number): Float32Array | Int32Array {
+  return like instanceof Int32Array
+    ? new Int32Array(wasmHeap().buffer, at, n)
+    : new Float32Array(wasmHeap().buffer, at, n);
 }
 
 /** Stop the window kernels' worker threads (they restart on the next large kernel). */
@@ -720,7 +690,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, 0, 0]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const shares = sharesOf(P, T);
-      runCopying(pool, T, params, P, shares, o, O, out);
+      runCopyingOut(pool, T, shares, P, (s, S) => localWork!(params, s, S), heapView(out, o, P * O), out);
       return { keep: () => slot?.keep(out) };
     },
   };
@@ -829,7 +799,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      runCopying(pool, T, params, P, shares, o, S, out);
+      runCopyingOut(pool, T, shares, P, (s, S) => localWork!(params, s, S), heapView(out, o, P * S), out);
       return { keep: () => slot?.keep(out) };
     },
   };
