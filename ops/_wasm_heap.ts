@@ -104,7 +104,14 @@ function take(bytes: number): Slot | null {
   const zone = RESIDENT_ZONE, size = (bytes + 15) & ~15;
   if (!residentTuning.on || size === 0 || size > (zone.end - zone.start) / 4) return null;
   const memory = wasmHeap();
-  if (memory.buffer.byteLength < zone.end) memory.grow((zone.end - memory.buffer.byteLength) / PAGE);
+  if (memory.buffer.byteLength < zone.end) {
+    try {
+      memory.grow((zone.end - memory.buffer.byteLength) / PAGE);
+    } catch {
+      residentTuning.on = false; // the address space is not there: kernels copy their operands in
+      return null;
+    }
+  }
   const at = head + size > zone.end ? zone.start : head, end = at + size;
   const hit = slots.filter((s) => s.at < end && s.end > at);
   if (hit.some((s) => s.pin === epoch)) return null;
