@@ -190,21 +190,58 @@ function scatterFunction(): FuncBuilder {
 }
 
 /**
- * `pad(src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1)`: zero dst[0, n), then for
- * y0 <= iy < y1 copy src[iy·S2 + x0, iy·S2 + x1) to dst[(iy + p1)·Wp + x0 + p2]
- * (float addresses as bytes; bulk memory operations).
+ * `pad(src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1)`: dst[0, n) zero except,
+ * for y0 <= iy < y1, src[iy·S2 + x0, iy·S2 + x1) at dst[(iy + p1)·Wp + x0 + p2]
+ * (float addresses as bytes). Zeroes only what it does not copy over: the
+ * rows above and below the copied ones in bulk, the copied rows' margins by
+ * float; rows move four floats per v128 (planes are small: calls to the bulk
+ * copy would cost more than the copy).
  */
 export function padFunction(): FuncBuilder {
   const f = new FuncBuilder(new Array(11).fill(I32), []);
   const [src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1] = f.params.map((_, i) => i);
-  const iy = f.local(I32);
-  f.get(dst).i32(0).get(n).i32(2).op(Op.i32_shl).memoryFill();
+  const iy = f.local(I32), k = f.local(I32), d = f.local(I32), sp = f.local(I32), len = f.local(I32);
+  const rowAt = (row: () => void) => row(); // pushes a dst row index
+  const zeroFloats = (from: () => void, count: () => void) => {
+    // count floats from byte address `from`
+    from();
+    f.i32(0);
+    count();
+    f.i32(2).op(Op.i32_shl).memoryFill();
+  };
+  // rows [0, y0 + p1) and [y1 + p1, n / Wp): zero in bulk
+  zeroFloats(() => f.get(dst), () => {
+    f.get(y0).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul);
+  });
+  zeroFloats(() => {
+    f.get(y1).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
+  }, () => {
+    f.get(n).get(y1).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).op(Op.i32_sub);
+  });
+  f.get(x1).get(x0).op(Op.i32_sub).set(len);
   f.forRange(iy, () => f.get(y0), () => f.get(y1), 1, () => {
-    f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).get(x0).op(Op.i32_add).get(p2).op(Op.i32_add);
-    f.i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
-    f.get(iy).get(S2).op(Op.i32_mul).get(x0).op(Op.i32_add).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
-    f.get(x1).get(x0).op(Op.i32_sub).i32(2).op(Op.i32_shl);
-    f.memoryCopy();
+    // d = the dst row's first float (bytes); its left margin [0, x0 + p2), right margin [x1 + p2, Wp)
+    rowAt(() => f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add));
+    f.set(d);
+    f.forRange(k, () => f.i32(0), () => f.get(x0).get(p2).op(Op.i32_add), 1, () => {
+      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add).f32(0).mem(Op.f32_store, 2);
+    });
+    f.forRange(k, () => f.get(x1).get(p2).op(Op.i32_add), () => f.get(Wp), 1, () => {
+      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add).f32(0).mem(Op.f32_store, 2);
+    });
+    // the row: src[iy·S2 + x0 + k] -> dst row [x0 + p2 + k], four at a time, then one at a time
+    f.get(iy).get(S2).op(Op.i32_mul).get(x0).op(Op.i32_add).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).set(sp);
+    f.get(x0).get(p2).op(Op.i32_add).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add).set(d);
+    f.forRange(k, () => f.i32(0), () => f.get(len).i32(3).op(Op.i32_sub), 4, () => {
+      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add);
+      f.get(k).i32(2).op(Op.i32_shl).get(sp).op(Op.i32_add).simdMem(Simd.v128_load, 0);
+      f.simdMem(Simd.v128_store, 0);
+    });
+    f.forRange(k, () => f.get(k), () => f.get(len), 1, () => {
+      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add);
+      f.get(k).i32(2).op(Op.i32_shl).get(sp).op(Op.i32_add).mem(Op.f32_load, 2);
+      f.mem(Op.f32_store, 2);
+    });
   });
   return f;
 }
