@@ -838,6 +838,9 @@ function predivFunction(S: number): FuncBuilder {
 }
 
 /** pad(P, src, dst): copy P planes [LA0, LB0, LC0] into the padded layout [LA, LB, LC] filled with `value`. */
+/** Rows up to this many v128s long are copied by unrolled loads and stores, longer ones in bulk. */
+const MAX_ROW_VECTORS = 64;
+
 function padFunction(
   LA0: number,
   LB0: number,
@@ -851,6 +854,7 @@ function padFunction(
   const f = new FuncBuilder([I32, I32, I32], []);
   const [P, src, dst] = [0, 1, 2];
   const pl = f.local(I32), ia = f.local(I32), ib = f.local(I32), i = f.local(I32), end = f.local(I32);
+  const d = f.local(I32), sp = f.local(I32);
   const fill = (from: () => void, count: number) => {
     // store `value` at count floats from the address `from` pushes
     if (count <= 0) return;
@@ -880,13 +884,20 @@ function padFunction(
   f.op(Op.i32_and);
   f.if_();
   fill(rowStart, pads[2][0]);
-  // memory.copy(dstRow + padC·4, src + (((pl·LA0 + ia - padA)·LB0 + ib - padB)·LC0)·4, LC0·4)
+  // copy LC0 floats from src + (((pl·LA0 + ia - padA)·LB0 + ib - padB)·LC0)·4 to dstRow + padC·4, four per
+  // v128 at constant offsets (a row is short: a bulk-copy call per row costs more than the copy)
   rowStart();
-  f.i32(pads[2][0] * 4).op(Op.i32_add);
+  f.i32(pads[2][0] * 4).op(Op.i32_add).set(d);
   f.get(pl).i32(LA0).op(Op.i32_mul).get(ia).op(Op.i32_add).i32(pads[0][0]).op(Op.i32_sub).i32(LB0).op(Op.i32_mul);
-  f.get(ib).op(Op.i32_add).i32(pads[1][0]).op(Op.i32_sub).i32(LC0 * 4).op(Op.i32_mul).get(src).op(Op.i32_add);
-  f.i32(LC0 * 4);
-  f.memoryCopy();
+  f.get(ib).op(Op.i32_add).i32(pads[1][0]).op(Op.i32_sub).i32(LC0 * 4).op(Op.i32_mul).get(src).op(Op.i32_add).set(sp);
+  if (LC0 > 4 * MAX_ROW_VECTORS) {
+    f.get(d).get(sp).i32(LC0 * 4).memoryCopy();
+  } else {
+    for (let c = 0; c + 4 <= LC0; c += 4) {
+      f.get(d).get(sp).simdMem(Simd.v128_load, 0, 4 * c).simdMem(Simd.v128_store, 0, 4 * c);
+    }
+    for (let c = LC0 & ~3; c < LC0; c++) f.get(d).get(sp).mem(Op.f32_load, 2, 4 * c).mem(Op.f32_store, 2, 4 * c);
+  }
   fill(() => {
     rowStart();
     f.i32((pads[2][0] + LC0) * 4).op(Op.i32_add);
