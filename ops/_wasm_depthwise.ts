@@ -232,18 +232,27 @@ export function padFunction(): FuncBuilder {
     // the row: src[iy·S2 + x0 + k] -> dst row [x0 + p2 + k], four at a time, then one at a time
     f.get(iy).get(S2).op(Op.i32_mul).get(x0).op(Op.i32_add).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).set(sp);
     f.get(x0).get(p2).op(Op.i32_add).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add).set(d);
-    f.forRange(k, () => f.i32(0), () => f.get(len).i32(3).op(Op.i32_sub), 4, () => {
-      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add);
-      f.get(k).i32(2).op(Op.i32_shl).get(sp).op(Op.i32_add).simdMem(Simd.v128_load, 0);
-      f.simdMem(Simd.v128_store, 0);
-    });
-    f.forRange(k, () => f.get(k), () => f.get(len), 1, () => {
-      f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add);
-      f.get(k).i32(2).op(Op.i32_shl).get(sp).op(Op.i32_add).mem(Op.f32_load, 2);
-      f.mem(Op.f32_store, 2);
-    });
+    copyFloats(f, d, sp, len, k);
   });
   return f;
+}
+
+/**
+ * Emit a copy of `len` floats from byte address `src` to `dst` (locals), four
+ * per v128 then one at a time (`k`: a scratch local). Short rows: a bulk copy
+ * call costs more than the copy.
+ */
+export function copyFloats(f: FuncBuilder, dst: number, src: number, len: number, k: number): void {
+  f.forRange(k, () => f.i32(0), () => f.get(len).i32(3).op(Op.i32_sub), 4, () => {
+    f.get(k).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
+    f.get(k).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).simdMem(Simd.v128_load, 0);
+    f.simdMem(Simd.v128_store, 0);
+  });
+  f.forRange(k, () => f.get(k), () => f.get(len), 1, () => {
+    f.get(k).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
+    f.get(k).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).mem(Op.f32_load, 2);
+    f.mem(Op.f32_store, 2);
+  });
 }
 
 // ---------------------------------------------------------------- runtime

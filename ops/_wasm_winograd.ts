@@ -10,7 +10,7 @@
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { padFunction } from "./_wasm_depthwise.ts";
+import { copyFloats, padFunction } from "./_wasm_depthwise.ts";
 import {
   gemmInHeap,
   gemmTileRows,
@@ -336,11 +336,11 @@ function gradTransform4(): FuncBuilder {
 function cropFunction(): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
   const [src, Ws, dst, Wd, rows] = [0, 1, 2, 3, 4];
-  const r = f.local(I32);
+  const r = f.local(I32), d = f.local(I32), s = f.local(I32), k = f.local(I32);
   f.forRange(r, () => f.i32(0), () => f.get(rows), 1, () => {
-    f.get(r).get(Wd).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add);
-    f.get(r).get(Ws).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add);
-    f.get(Wd).i32(2).op(Op.i32_shl).memoryCopy();
+    f.get(r).get(Wd).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add).set(d);
+    f.get(r).get(Ws).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).set(s);
+    copyFloats(f, d, s, Wd, k);
   });
   return f;
 }
