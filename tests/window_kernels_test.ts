@@ -479,6 +479,10 @@ Deno.test("window kernels: every thread count 1..4 gives the reference's bits (p
         const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
         return pull(data(y.shape, 38, "float32", false, true)) as NDArray[];
       });
+      same(`T=${T} maxPool vjp, a cotangent with NaN, ±0 and -Infinity`, () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 2 }), x);
+        return pull(data(y.shape, 38, "float32", false, true)) as NDArray[];
+      });
       same(`T=${T} adaptive 13->6 vjp`, () => {
         const [y, pull] = ts.vjp((a: NDArray) => ts.adaptiveAvgPool2d(a, { outputSize: 6 }), x13);
         return pull(data(y.shape, 34, "float32")) as NDArray[];
