@@ -364,90 +364,6 @@ function scatterAt(
   }
 }
 
-/**
- * `scatter(P, S, O, R, g, out, base)`: for each plane p < P, out[p·S, (p+1)·S)
- * = f32(base), then out[p·S + R[p·O + o]] = f32(base + g[p·O + o]) for o < O
- * in order (byte addresses; indices outside [0, S) skipped): scatterAt's
- * direct case for disjoint windows, the sum in double as in JS.
- */
-function scatterFunction(): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, F64], []);
-  const [P, S, O, R, g, out, base] = [0, 1, 2, 3, 4, 5, 6];
-  const p = f.local(I32), j = f.local(I32), plane = f.local(I32), r = f.local(I32), fill = f.local(V128);
-  f.get(base).op(Op.f32_demote_f64).simd(Simd.f32x4_splat).set(fill);
-  f.forRange(p, () => f.i32(0), () => f.get(P), 1, () => {
-    f.get(p).get(S).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(out).op(Op.i32_add).set(plane);
-    f.forRange(j, () => f.i32(0), () => f.get(S).i32(3).op(Op.i32_sub), 4, () => {
-      f.get(j).i32(2).op(Op.i32_shl).get(plane).op(Op.i32_add).get(fill).simdMem(Simd.v128_store, 0);
-    });
-    f.forRange(j, () => f.get(j), () => f.get(S), 1, () => {
-      f.get(j).i32(2).op(Op.i32_shl).get(plane).op(Op.i32_add).get(base).op(Op.f32_demote_f64).mem(Op.f32_store, 2);
-    });
-    f.forRange(j, () => f.i32(0), () => f.get(O), 1, () => {
-      f.get(R).mem(Op.i32_load, 2).tee(r).get(S).op(Op.i32_lt_u).if_();
-      f.get(r).i32(2).op(Op.i32_shl).get(plane).op(Op.i32_add);
-      f.get(base).get(g).mem(Op.f32_load, 2).op(Op.f64_promote_f32).op(Op.f64_add).op(Op.f32_demote_f64);
-      f.mem(Op.f32_store, 2);
-      f.end();
-      f.get(R).i32(4).op(Op.i32_add).set(R);
-      f.get(g).i32(4).op(Op.i32_add).set(g);
-    });
-  });
-  return f;
-}
-
-const SCATTER_SETUP = `${HEAP_MODULES}
-  return (params, s, S) => {
-    const ex = heapModule(params[0], params[1], params[2]);
-    const P = params[3], p0 = Math.floor((P * s) / S), p1 = Math.floor((P * (s + 1)) / S);
-    if (p1 <= p0) return;
-    const Sz = params[4], O = params[5];
-    ex.scatter(p1 - p0, Sz, O, params[6] + p0 * O * 4, params[7] + p0 * O * 4, params[8] + p0 * Sz * 4, params[9]);
-  };
-`;
-const scatterPool = heapModulePool(SCATTER_SETUP);
-onShutdownThreads(() => scatterPool.close());
-let scatterModule: { id: number; code: Uint8Array<ArrayBuffer> } | null = null;
-let scatterWork: ((params: Float64Array, s: number, S: number) => void) | null = null;
-const scatterParams = new Float64Array(16);
-
-/**
- * scatterAt's direct case (disjoint windows) in wasm for float32 cotangents:
- * `out` (P·S, filled with `base`) gets base + g[p, o] at R[p, o]; planes split
- * across the threads, the result written to a resident slot. False when the
- * heap cannot hold it (nothing written).
- */
-function scatterAtWasm(
-  out: Float32Array,
-  R: Int32Array,
-  g: Float32Array,
-  P: number,
-  S: number,
-  O: number,
-  base: number,
-): boolean {
-  if (!useWasm || P * S < windowTuning.scatterMinSize) return false;
-  if (!scatterModule) {
-    const m = importHeap(new ModuleBuilder());
-    m.func(scatterFunction(), "scatter");
-    scatterModule = { id: nextModuleId++, code: m.bytes() };
-  }
-  const { id, code } = scatterModule, al = (n: number) => (n + 15) & ~15;
-  const rAt = 16, gAt = al(rAt + R.byteLength), outAt = al(gAt + g.byteLength), codeAt = al(outAt + P * S * 4);
-  const mm = growWasmHeap(codeAt + code.length);
-  if (!mm) return false;
-  const r = placeInHeap(R, rAt), gp = placeInHeap(g, gAt), slot = outputSlot(P * S * 4), o = slot?.at ?? outAt;
-  new Uint8Array(mm.buffer, codeAt, code.length).set(code);
-  const T = Math.min(getNumThreads(), P), pool = P * S >= windowTuning.threadMinWork ? scatterPool.get(T) : null;
-  const params = pool ? pool.params : scatterParams;
-  params.set([id, codeAt, code.length, P, S, O, r, gp, o, base]);
-  scatterWork ??= new Function("exports", "memory", SCATTER_SETUP)(null, mm) as typeof scatterWork;
-  const shares = sharesOf(P, T);
-  runCopyingOut(pool, T, shares, P, (s, n) => scatterWork!(params, s, n), new Float32Array(mm.buffer, o, P * S), out);
-  slot?.keep(out);
-  return true;
-}
-
 /** The generated source of one window kernel (for tests and debugging). */
 export function _windowKernelSource(mode: Mode, axes: WindowAxis[], opts: Options = {}): string {
   return plan(mode, axes, opts).fn.toString();
@@ -509,12 +425,7 @@ const windowPool = heapModulePool(WORK_SETUP);
  */
 export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
-export const windowTuning: { threadMinWork: number; scatterMinSize: number } = {
-  threadMinWork: WINDOW_THREAD_MIN_WORK,
-  // below this many outputs the JS scatter into the fresh zeroed array is cheaper than a wasm scatter plus the copy
-  // out (a training step's 0.8 and 1.6 MB max-pool gradients); above it the wasm one, on the threads, is (8 MB)
-  scatterMinSize: 1 << 20,
-};
+export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
 /** The n values at byte `at` of the heap, typed as `like` (int32 argmax indices, else float32). */
 function heapView(like: Float32Array | Int32Array, at: number, n: number): Float32Array | Int32Array {
@@ -1087,11 +998,9 @@ registerPattern((node, _uses, input) => {
     O = A.O * B.O * C.O,
     P = O === 0 ? 0 : R.length / O,
     v = (fill as Node<"fill">).params.value;
-  const out = allocate(node.dtype, P * S) as Float32Array, g = input(upd), direct = disjoint([A, B, C]);
-  if (!(direct && out instanceof Float32Array && g instanceof Float32Array && scatterAtWasm(out, R, g, P, S, O, v))) {
-    if (!Object.is(v, 0)) out.fill(v); // a -0 base too
-    scatterAt(out, R, g, P, S, O, v, direct);
-  }
+  const out = allocate(node.dtype, P * S) as Float32Array;
+  if (!Object.is(v, 0)) out.fill(v); // a -0 base too
+  scatterAt(out, R, input(upd), P, S, O, v, disjoint([A, B, C]));
   return {
     buffer: out,
     name: saved ? "scatterAdd at saved windowArgmax" : "windowArgmaxT (scatterAdd at windowArgmax)",
