@@ -201,7 +201,6 @@ export function padFunction(): FuncBuilder {
   const f = new FuncBuilder(new Array(11).fill(I32), []);
   const [src, S2, dst, Wp, n, p1, p2, y0, y1, x0, x1] = f.params.map((_, i) => i);
   const iy = f.local(I32), k = f.local(I32), d = f.local(I32), sp = f.local(I32), len = f.local(I32);
-  const rowAt = (row: () => void) => row(); // pushes a dst row index
   const zeroFloats = (from: () => void, count: () => void) => {
     // count floats from byte address `from`
     from();
@@ -221,8 +220,7 @@ export function padFunction(): FuncBuilder {
   f.get(x1).get(x0).op(Op.i32_sub).set(len);
   f.forRange(iy, () => f.get(y0), () => f.get(y1), 1, () => {
     // d = the dst row's first float (bytes); its left margin [0, x0 + p2), right margin [x1 + p2, Wp)
-    rowAt(() => f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add));
-    f.set(d);
+    f.get(iy).get(p1).op(Op.i32_add).get(Wp).op(Op.i32_mul).i32(2).op(Op.i32_shl).get(dst).op(Op.i32_add).set(d);
     f.forRange(k, () => f.i32(0), () => f.get(x0).get(p2).op(Op.i32_add), 1, () => {
       f.get(k).i32(2).op(Op.i32_shl).get(d).op(Op.i32_add).f32(0).mem(Op.f32_store, 2);
     });

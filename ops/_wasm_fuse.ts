@@ -618,23 +618,11 @@ export function fusedWasm(
     const steps = leaves.map((l, i) => coef[i][0] * BYTES[b.dtypes[l.buf]]), outStep = (size / n[0]) * 4;
     U8.set(k.bytes, codeAt);
     p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
-    const shares = sharesOf(n[0], T);
     localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
-    const out = new Float32Array(size);
-    runCopyingOut(
-      p,
-      T,
-      shares,
-      n[0],
-      (s, S) => localWork!(p.params, s, S),
-      new Float32Array(mem.buffer, outAt, size),
-      out,
-    );
-    slot?.keep(out);
-    return out;
   }
-  k.run(...bases, outAt, n[0]);
-  const out = new Float32Array(mem.buffer, outAt, size).slice();
+  const out = new Float32Array(size);
+  const work = p ? (s: number, S: number) => localWork!(p.params, s, S) : () => k.run(...bases, outAt, n[0]);
+  runCopyingOut(p, T, sharesOf(n[0], T), n[0], work, new Float32Array(mem.buffer, outAt, size), out);
   slot?.keep(out);
   return out;
 }
