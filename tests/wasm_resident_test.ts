@@ -69,8 +69,8 @@ Deno.test("resident copies: exact under eviction (more live arrays than the ring
   got.forEach((g, i) => assertEquals(g, want[i], `sum ${i}`));
 });
 
-Deno.test("resident copies: only realized arrays, found again without a copy", () => {
-  if (!residentTuning.on) return; // no shared memory: no ring (nothing to check)
+// Without shared memory there is no ring: these two are reported as ignored there.
+Deno.test("resident copies: only realized arrays, found again without a copy", { ignore: !residentTuning.on }, () => {
   growWasmHeap(1 << 16);
   assertEquals(residentAt(new Float32Array(1024)), null, "a plain typed array may change: never resident");
   const stored = new Float32Array(1024).fill(3);
@@ -86,8 +86,7 @@ Deno.test("resident copies: only realized arrays, found again without a copy", (
   H[at! / 4 + 5] = 3;
 });
 
-Deno.test("resident copies: a kernel's copies are not evicted while it runs", () => {
-  if (!residentTuning.on) return;
+Deno.test("resident copies: a kernel's copies are not evicted while it runs", { ignore: !residentTuning.on }, () => {
   const big = (v: number) => {
     const a = new Float32Array(15 << 18).fill(v); // 15 MB
     bufferNode(a, [a.length], "float32");
