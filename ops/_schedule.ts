@@ -259,10 +259,11 @@ interface Index {
 
 class Block {
   readonly lines: string[] = [];
-  readonly memo = new Map<string, string>();
   constructor(readonly parent: Block | null, readonly indent: string) {}
-  find(key: string): string | undefined {
-    return this.memo.get(key) ?? this.parent?.find(key);
+  /** Whether what `b` binds is in scope here (`b` is this block or encloses it). */
+  sees(b: Block): boolean {
+    for (let c: Block | null = this; c; c = c.parent) if (c === b) return true;
+    return false;
   }
   child(): Block {
     return new Block(this, this.indent + "  ");
@@ -276,6 +277,9 @@ class Emitter {
   readonly args: TypedArray[] = [];
   readonly #argNames = new Map<TypedArray, string>();
   readonly parts: string[] = [];
+  // what is bound to an expression text or a node@index key, and in which block: one map for the whole kernel
+  // (blocks are emitted in order and never reopened, so the latest binding is the one in scope if any is)
+  readonly #memo = new Map<string, { value: string; block: Block }>();
   #tmp = 0;
   constructor(readonly root: Node, readonly uses: Uses) {}
 
@@ -296,11 +300,11 @@ class Emitter {
   /** bind an expression to a const in `block` (memoized by text) */
   bind(block: Block, expr: string, prefix = "t"): string {
     if (/^[\w.]+$/.test(expr)) return expr;
-    const found = block.find(expr);
+    const found = this.#lookup(block, expr);
     if (found) return found;
     const name = this.fresh(prefix);
     block.push(`const ${name} = ${expr};`);
-    block.memo.set(expr, name);
+    this.#memo.set(expr, { value: name, block });
     return name;
   }
 
@@ -330,11 +334,16 @@ class Emitter {
       realizeNode(node, this.uses);
     }
     const key = `${node.id}@${idx.flat ?? idx.dims.join(",")}`;
-    const memo = block.find(key);
+    const memo = this.#lookup(block, key);
     if (memo) return memo;
     const v = this.#emit(node, idx, block, expanded);
-    block.memo.set(key, v);
+    this.#memo.set(key, { value: v, block });
     return v;
+  }
+
+  #lookup(block: Block, key: string): string | undefined {
+    const m = this.#memo.get(key);
+    return m && block.sees(m.block) ? m.value : undefined;
   }
 
   #mustMaterialize(node: Node, expanded: boolean): boolean {
