@@ -160,11 +160,13 @@ function realizeNode(node: Node, uses: Uses): void {
     return finish(node, node.inputs[0].buffer!);
   }
   const t0 = clock();
-  for (const pattern of patterns) {
-    const r = pattern(node, (n) => uses.get(n) ?? 0, (n) => {
+  const useCount = (n: Node) => uses.get(n) ?? 0,
+    input = (n: Node) => {
       realizeNode(n, uses);
       return n.buffer!;
-    });
+    };
+  for (const pattern of patterns) {
+    const r = pattern(node, useCount, input);
     if (r) {
       log(`${r.name} [${node.shape}]`, t0);
       return finish(node, r.buffer);
