@@ -264,8 +264,7 @@ class Block {
   constructor(readonly parent: Block | null, readonly indent: string) {}
   /** Whether what `b` binds is in scope here (`b` is this block or encloses it). */
   sees(b: Block): boolean {
-    for (let c: Block | null = this; c; c = c.parent) if (c === b) return true;
-    return false;
+    return b === this || (this.parent !== null && this.parent.sees(b));
   }
   child(): Block {
     return new Block(this, this.indent + "  ");
