@@ -7,16 +7,8 @@
 import type { Geo3, Taps } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, I32, ModuleBuilder, Op } from "./_wasm.ts";
-import {
-  gemmInHeap,
-  gemmTileRows,
-  getNumThreads,
-  growWasmHeap,
-  importHeap,
-  NR,
-  onShutdownThreads,
-  wasmHeap,
-} from "./_wasm_gemm.ts";
+import { gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /**
  * `col2im(col, ldBytes, r0, dx, Ssz, tA, tB, tOff, tLo, tHi, K0, K1, K2, O0, O1, S1, S2, s2, O2)`:

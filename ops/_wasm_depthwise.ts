@@ -10,21 +10,10 @@
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
 import { flippedWeights, type Geo3, transposedGeo } from "./_conv_kernels.ts";
-import { familyPool, runCopyingOut, sharesOf } from "./_pool_threads.ts";
-import {
-  F32,
-  FuncBuilder,
-  HAS_RELAXED_SIMD,
-  HAS_SHARED_MEMORY,
-  HAS_SIMD,
-  I32,
-  ModuleBuilder,
-  Op,
-  Simd,
-  V128,
-} from "./_wasm.ts";
-import { getNumThreads, growWasmHeap, HEAP_MODULES, importHeap, onShutdownThreads, wasmHeap } from "./_wasm_gemm.ts";
-import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
+import { runCopyingOut, sharesOf } from "./_pool_threads.ts";
+import { F32, FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
+import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -255,7 +244,6 @@ export function copyFloats(f: FuncBuilder, dst: number, src: number, len: number
 
 // ---------------------------------------------------------------- runtime
 
-const SHARED = HAS_SHARED_MEMORY;
 function moduleBytes(g: Fixed): Uint8Array<ArrayBuffer> {
   const m = importHeap(new ModuleBuilder());
   m.func(convFunction(g), "conv");
@@ -332,18 +320,13 @@ const WORK_SETUP = `
 
 interface Runtime {
   memory: WebAssembly.Memory;
-  /** a module importing the memory (the workers' start-up instance) */
-  stub: WebAssembly.Module;
   work: (params: Float64Array, t: number, T: number, thread?: number) => void;
 }
 let rt: Runtime | null = null;
 /** Module bytes per kernel size, with the id jobs name them by. */
 const modules = new Map<string, { id: number; bytes: Uint8Array<ArrayBuffer> }>();
 let nextId = 1;
-const pool = familyPool(() => {
-  const r = runtime()!;
-  return { module: r.stub, memory: r.memory, setup: WORK_SETUP };
-}, SHARED);
+const pool = heapModulePool(WORK_SETUP);
 const localParams = new Float64Array(64);
 /** Multiply-adds below which a depthwise kernel stays on the calling thread. */
 export const depthwiseTuning: { threadMinWork: number } = { threadMinWork: 1 << 18 };
@@ -352,9 +335,8 @@ function runtime(): Runtime | null {
   if (rt) return rt;
   if (!HAS_SIMD) return null;
   const memory = wasmHeap();
-  const stub = new WebAssembly.Module(moduleBytes({ KH: 1, KW: 1, d1: 1, d2: 1, Wp: 1 }));
   const work = new Function("exports", "memory", WORK_SETUP)(null, memory);
-  rt = { memory, stub, work };
+  rt = { memory, work };
   return rt;
 }
 

@@ -14,16 +14,9 @@ import type { TypedArray } from "./_dtype.ts";
 import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern, STRIDED_VIEW } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
-import {
-  getNumThreads,
-  growWasmHeap,
-  HEAP_MODULES,
-  heapModulePool,
-  importHeap,
-  onShutdownThreads,
-} from "./_wasm_gemm.ts";
+import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { PARAM_SLOTS, runCopyingOut, sharesOf } from "./_pool_threads.ts";
-import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
+import { growWasmHeap, importHeap, outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /**
  * Outputs smaller than `minSize` stay on the JS kernels (call and copy overheads); from `threadMinSize`
@@ -610,13 +603,12 @@ export function fusedWasm(
   // inputs where they are resident, else copied into the layout; the output into a resident slot
   b.buffers.forEach((buf, i) => at[i] = placeInHeap(buf, at[i]));
   const slot = outputSlot(size * 4), outAt = slot?.at ?? layoutOut;
-  const U8 = new Uint8Array(mem.buffer);
   const bases = leaves.map((l) => at[l.buf] + l.off * BYTES[b.dtypes[l.buf]]);
   const p = T > 1 && k.bytes.length <= 1 << 16 && 7 + 2 * leaves.length <= PARAM_SLOTS ? pool.get(T) : null;
   if (p) {
     // rows of the outermost loop: a leaf moves coef·bytes per row, the output the inner loops' size
     const steps = leaves.map((l, i) => coef[i][0] * BYTES[b.dtypes[l.buf]]), outStep = (size / n[0]) * 4;
-    U8.set(k.bytes, codeAt);
+    new Uint8Array(mem.buffer).set(k.bytes, codeAt);
     p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
     localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
   }

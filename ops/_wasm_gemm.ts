@@ -24,8 +24,6 @@ import {
 } from "./_wasm.ts";
 import { ensureHeap, importHeap, MAX_PAGES, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
-export { growWasmHeap, importHeap, wasmHeap } from "./_wasm_heap.ts";
-
 /** Micro-kernel row counts built into the module; the driver picks one per GEMM by M. */
 export const MRS: readonly number[] = [4, 6];
 /** The largest micro-kernel row count (the default, fastest block). */

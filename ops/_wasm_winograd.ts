@@ -11,17 +11,8 @@ import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { copyFloats, padFunction } from "./_wasm_depthwise.ts";
-import {
-  gemmInHeap,
-  gemmTileRows,
-  getNumThreads,
-  growWasmHeap,
-  importHeap,
-  NR,
-  onShutdownThreads,
-  wasmHeap,
-} from "./_wasm_gemm.ts";
-import { outputSlot, placeInHeap } from "./_wasm_heap.ts";
+import { gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 const { f32x4_add: ADD, f32x4_sub: SUB, v128_load: LOAD, v128_store: STORE } = Simd;
 const EVEN = [0, 2, 4, 6], ODD = [1, 3, 5, 7], LO = [0, 4, 1, 5], HI = [2, 6, 3, 7];

@@ -18,15 +18,8 @@ import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { runCopyingOut, sharesOf } from "./_pool_threads.ts";
-import {
-  getNumThreads,
-  growWasmHeap,
-  HEAP_MODULES,
-  heapModulePool,
-  importHeap,
-  onShutdownThreads,
-} from "./_wasm_gemm.ts";
-import { outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
+import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
+import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
 /** Run `node` on the JS reference kernels. */
 function reference(node: Node, inputs: TypedArray[]): TypedArray {
@@ -447,7 +440,6 @@ interface WasmKernel {
   complete: boolean;
   /** 4-cell groups per interior row (when not complete) */
   groups: number;
-  /** copies x (and D) in, runs, returns a view of the P·O results (f32 or i32 bits) in wasm memory */
   /**
    * Run on the P planes of x, the results copied into `out`; `keep()` then
    * records `out` as resident (with `resident`, which puts the results in a
@@ -849,10 +841,10 @@ function predivFunction(S: number): FuncBuilder {
   return f;
 }
 
-/** pad(P, src, dst): copy P planes [LA0, LB0, LC0] into the padded layout [LA, LB, LC] filled with `value`. */
 /** Rows up to this many v128s long are copied by unrolled loads and stores, longer ones in bulk. */
 const MAX_ROW_VECTORS = 64;
 
+/** pad(P, src, dst): copy P planes [LA0, LB0, LC0] into the padded layout [LA, LB, LC] filled with `value`. */
 function padFunction(
   LA0: number,
   LB0: number,
