@@ -37,8 +37,12 @@ function outLen(a: WindowAxis): number {
   return a.starts.length;
 }
 
-/** Visit every (output cell, valid tap) pair of plane p: f(outFlat, inFlat). */
-function forEachTap(axes: WindowAxis[], f: (o: number, i: number) => void): void {
+/**
+ * Visit every (output cell, valid tap) pair of plane p: f(outFlat, inFlat,
+ * rowStart), rowStart true at the first valid tap of each window row (the
+ * taps of one outer-tap combination along the last axis).
+ */
+function forEachTap(axes: WindowAxis[], f: (o: number, i: number, rowStart: boolean) => void): void {
   const [A, B, C] = lift(axes);
   const OB = outLen(B), OC = outLen(C);
   for (let oa = 0; oa < outLen(A); oa++) {
@@ -51,10 +55,12 @@ function forEachTap(axes: WindowAxis[], f: (o: number, i: number) => void): void
           for (let tb = 0; tb < B.counts[ob]; tb++) {
             const ib = B.starts[ob] + tb * B.dilation;
             if (ib < 0 || ib >= B.size) continue;
+            let rowStart = true;
             for (let tc = 0; tc < C.counts[oc]; tc++) {
               const ic = C.starts[oc] + tc * C.dilation;
               if (ic < 0 || ic >= C.size) continue;
-              f(o, (ia * B.size + ib) * C.size + ic);
+              f(o, (ia * B.size + ib) * C.size + ic, rowStart);
+              rowStart = false;
             }
           }
         }
@@ -69,28 +75,40 @@ function planes(axes: WindowAxis[], total: number): { P: number; S: number; O: n
   return { P: S === 0 ? 0 : total / S, S, O };
 }
 
-/** All (output cell, valid tap) pairs of one plane, in row-major window order. */
-function tapList(axes: WindowAxis[]): { o: Int32Array; i: Int32Array; n: number } {
+/** All (output cell, valid tap) pairs of one plane, in row-major window order, and where window rows start. */
+function tapList(axes: WindowAxis[]): { o: Int32Array; i: Int32Array; rowStart: Uint8Array; n: number } {
   let n = 0;
   forEachTap(axes, () => void n++);
-  const o = new Int32Array(n), i = new Int32Array(n);
+  const o = new Int32Array(n), i = new Int32Array(n), rowStart = new Uint8Array(n);
   let k = 0;
-  forEachTap(axes, (oo, ii) => {
+  forEachTap(axes, (oo, ii, first) => {
     o[k] = oo;
+    rowStart[k] = first ? 1 : 0;
     i[k++] = ii;
   });
-  return { o, i, n };
+  return { o, i, rowStart, n };
 }
 
 // Plane-outermost loops over a precomputed tap list keep each plane in cache.
+// A window sums row by row: each row's taps (along the last axis) in a double
+// r = x₀ + x₁ + …, then s = 0 + r₀ + r₁ + … in row-major order. The order fixes
+// the rounding (a double holds most sums of a window's f32 values exactly);
+// row by row lets a fast kernel share a row sum between overlapping windows.
 registerKernel("js", "windowSum", (node, [x]) => {
   const axes = (node as Node<"windowSum">).params.axes;
   const { P, S, O } = planes(axes, x.length);
-  const { o: to, i: ti, n } = tapList(axes);
+  const { o: to, i: ti, rowStart, n } = tapList(axes);
   const acc = new Float64Array(P * O);
   for (let p = 0; p < P; p++) {
     const xo = p * S, ao = p * O;
-    for (let t = 0; t < n; t++) acc[ao + to[t]] += x[xo + ti[t]];
+    let r = 0;
+    for (let t = 0; t < n; t++) {
+      if (rowStart[t]) {
+        if (t > 0) acc[ao + to[t - 1]] += r;
+        r = x[xo + ti[t]];
+      } else r += x[xo + ti[t]];
+    }
+    if (n > 0) acc[ao + to[n - 1]] += r;
   }
   const out = allocate(node.dtype, P * O);
   out.set(acc);

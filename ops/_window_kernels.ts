@@ -9,9 +9,10 @@
 // start0 + o·stride with a constant count) run a fully unrolled tap sequence
 // with constant offsets and no bounds checks. Border cells and irregular
 // (adaptive) axes take a checked loop over per-axis tables. Taps are visited
-// in the reference's row-major window order and summed in a double from 0, so
-// every result is bit-identical to the JS reference in `_js_kernels.ts`
-// (first maximum wins, NaN wins as there).
+// in the reference's row-major window order and summed in a double as it sums
+// them (row sums along the last axis, then the rows from 0), so every result
+// is bit-identical to the JS reference in `_js_kernels.ts` (first maximum
+// wins, NaN wins as there).
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
@@ -55,7 +56,16 @@ interface AxisInfo {
 
 const TRIVIAL: WindowAxis = { size: 1, starts: new Int32Array([0]), counts: new Int32Array([1]), dilation: 1 };
 
+// a node's axes are immutable params; a pullback run again meets the same objects
+const axisInfos = new WeakMap<WindowAxis, AxisInfo>();
+
 function axisInfo(a: WindowAxis): AxisInfo {
+  let info = axisInfos.get(a);
+  if (!info) axisInfos.set(a, info = computeAxisInfo(a));
+  return info;
+}
+
+function computeAxisInfo(a: WindowAxis): AxisInfo {
   const O = a.starts.length, L = a.size, d = a.dilation;
   const lo = new Int32Array(O), hi = new Int32Array(O);
   for (let o = 0; o < O; o++) {
@@ -187,14 +197,20 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
     if (mode === "sumT") g.push(`const gv = ${gvalue};`);
     g.push(`for (let ta = la; ta < ha; ta++) { const ra = (sa + ta * ${A.d}) * ${B.L};`);
     g.push(`for (let tb = lb; tb < hb; tb++) { const rb = (ra + sb + tb * ${B.d}) * ${LC} + sc;`);
+    if (mode === "sum") {
+      // the reference's row-by-row sum: r over the row's taps, then s += r
+      g.push(`if (lc < hc) { let r = x[xb + rb + lc * ${C.d}];`);
+      g.push(`for (let tc = lc + 1; tc < hc; tc++) r += x[xb + rb + tc * ${C.d}];`);
+      g.push(`s += r; } } }`);
+      g.push(sumOut("s"), `}`);
+      return g;
+    }
     g.push(`for (let tc = lc; tc < hc; tc++) { const i = rb + tc * ${C.d};`);
-    if (mode === "sum") g.push(`s += x[xb + i];`);
     if (isMax) {
       g.push(`const v = x[xb + i]; if (arg < 0 || v > best || (v !== v && best === best)) { best = v; arg = i; }`);
     }
     if (mode === "sumT") g.push(`scr[i] += gv;`);
     g.push(`} } }`);
-    if (mode === "sum") g.push(sumOut("s"));
     if (isMax) g.push(finishMax("arg"));
     g.push(`}`);
     return g;
@@ -210,7 +226,9 @@ function build(mode: Mode, axesIn: WindowAxis[], opts: Options): Plan {
   const interior = (): string[] => {
     const g: string[] = [];
     if (mode === "sum") {
-      g.push(`{ const q = xb + w; const s = 0${offsets.map((k) => ` + x[q${off(k)}]`).join("")}; ${sumOut("s")} }`);
+      const rows = Array.from({ length: K / C.k }, (_, r) => offsets.slice(r * C.k, (r + 1) * C.k));
+      const row = (ks: number[]) => `(${ks.map((k) => `x[q${off(k)}]`).join(" + ")})`;
+      g.push(`{ const q = xb + w; const s = 0${rows.map((ks) => ` + ${row(ks)}`).join("")}; ${sumOut("s")} }`);
     } else if (isMax) {
       g.push(`{ const q = xb + w; let best = x[q${off(offsets[0])}], arg = ${offsets[0]}, v;`);
       for (let t = 1; t < offsets.length; t++) {
@@ -283,7 +301,7 @@ function runWindow(
     // stride 1: a window sum over the transposed geometry; else a scatter
     const tAxes = transposedAxes(axes);
     const wk = tAxes
-      ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none")
+      ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none", "fold")
       : scatterKernel(axes, p, opts.div === true);
     const res = wk?.complete ? wk.run(x, P, D, true, out as Float32Array) : null;
     if (res) {
@@ -395,7 +413,7 @@ const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 
 // the job left in the shared memory. params: [id, codePtr, codeLen, P, Sp, S,
 // O, rawPtr, xPtr, outPtr, dPtr, scratchPtr, scratchBytes] (Sp and O: the
 // run's input and output floats per plane; share t's scratch at scratchPtr +
-// t·scratchBytes, for the scatter kernels).
+// t·scratchBytes: the scatter kernels' double plane, the row sums of a sum).
 const WORK_SETUP = `${HEAP_MODULES}
   return (params, t, T) => {
     const ex = heapModule(params[0], params[1], params[2]);
@@ -474,9 +492,22 @@ function cachedKernel(key: string, build: () => WasmKernel | null): WasmKernel |
 
 /** "post": divide each cell's sum by D[cell]; "pre": divide each input by D[position] first. */
 type DivMode = "none" | "post" | "pre";
+/**
+ * How a wasm window sum adds its taps: "rows" as the windowSum reference (row
+ * sums, then the rows from 0); "fold" one tap after the other from 0, as the
+ * windowSumT reference accumulates the cells of a transposed window.
+ */
+type SumOrder = "rows" | "fold";
 
-function wasmKernel(mode: "sum" | "max" | "argmax", axes: WindowAxis[], p: Plan, divMode: DivMode): WasmKernel | null {
-  return cachedKernel(`${mode}|${divMode}|${geometryKey(axes)}`, () => buildWasm(mode, p, divMode));
+function wasmKernel(
+  mode: "sum" | "max" | "argmax",
+  axes: WindowAxis[],
+  p: Plan,
+  divMode: DivMode,
+  order: SumOrder = "rows",
+): WasmKernel | null {
+  const key = `${mode}|${divMode}|${mode === "sum" ? order : ""}|${geometryKey(axes)}`;
+  return cachedKernel(key, () => buildWasm(mode, p, divMode, order));
 }
 
 /** Padding a regular axis needs so that every tap of every cell lies inside: [before, after]. */
@@ -495,7 +526,7 @@ function padsOf(a: AxisInfo): [number, number] {
  * interior cells of interior rows in whole groups; the JS kernel does the
  * rest.
  */
-function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): WasmKernel | null {
+function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, order: SumOrder): WasmKernel | null {
   const { A, B, C, S, O } = p;
   const div = divMode === "post";
   if (!(A.regular && B.regular && C.regular)) return null;
@@ -518,13 +549,19 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       for (let tc = 0; tc < C.k; tc++) offsets.push(ta * A.d * LB * LC + tb * B.d * LC + tc * C.d);
     }
   }
+  // Row sums shared: when the windows overlap along A or B enough, all row sums of a plane first (each once), then
+  // each cell adds its rows; else each cell sums its own rows.
+  const rows = mode === "sum" && order === "rows", RK = A.k * B.k, rowBytes = C.O * 8;
+  const shared = rows && full && C.k > 1 && RK > 1 && LA * LB * rowBytes <= 1 << 20 &&
+    LA * LB * C.k + A.O * B.O * RK <= 0.75 * A.O * B.O * K;
   const m = importHeap(new ModuleBuilder());
-  // run(P, xPtr, outPtr, dPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr
-  const f = new FuncBuilder([I32, I32, I32, I32], []);
-  const [Pp, xPtr, outPtr, dPtr] = [0, 1, 2, 3];
-  const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32);
+  // run(P, xPtr, outPtr, dPtr, rPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr,
+  // a plane's row sums at rPtr
+  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
+  const [Pp, xPtr, outPtr, dPtr, rPtr] = [0, 1, 2, 3, 4];
+  const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32), rp = f.local(I32);
   const addr = f.local(I32), optr = f.local(I32), dptr = f.local(I32), xbase = f.local(I32), obase = f.local(I32);
-  const wv = f.local(V128), v = f.local(V128), mask = f.local(V128), dv = f.local(V128);
+  const wv = f.local(V128), v = f.local(V128), mask = f.local(V128);
   const vconst = (bytes: number[]) => f.simd(Simd.v128_const).emit(...bytes);
   const i32x4 = (a: number[]) => vconst([...new Uint8Array(Int32Array.from(a).buffer)]);
   const shuffle = (lanes: number[]) => f.shuffle32(lanes);
@@ -541,47 +578,71 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
   };
   // n groups of 4 cells at addr / optr / dptr (wv = the first group's tap-(0,0,0) positions for argmax), group g
   // 4·g cells on; their taps interleaved so that the groups' dependency chains overlap
-  const slots = [0, 1].map(() => ({ lo: f.local(V128), hi: f.local(V128), best: f.local(V128), idx: f.local(V128) }));
+  const slots = [0, 1].map(() => ({
+    lo: f.local(V128),
+    hi: f.local(V128),
+    rlo: f.local(V128),
+    rhi: f.local(V128),
+    best: f.local(V128),
+    idx: f.local(V128),
+  }));
+  type Slot = (typeof slots)[number];
+  const cell = (g: number) => 4 * g * sC;
+  const add = (dst: number, first: boolean) => {
+    if (!first) f.get(dst).simd(Simd.f64x2_add);
+    f.set(dst);
+  };
+  // the 4 cells' tap at `off` as doubles into lo / hi (set when first, else added)
+  const addTap = (off: number, lo: number, hi: number, first: boolean) => {
+    if (sC === 1) {
+      // two cells per 64-bit load, promoted straight from memory (x64: one cvtps2pd from memory per pair;
+      // ~20% faster than a 128-bit load, a shuffle for the high pair and two promotes)
+      f.get(addr).simdMem(Simd.v128_load64_zero, 0, off * 4).simd(Simd.f64x2_promote_low_f32x4);
+      add(lo, first);
+      f.get(addr).simdMem(Simd.v128_load64_zero, 0, off * 4 + 8).simd(Simd.f64x2_promote_low_f32x4);
+      add(hi, first);
+      return;
+    }
+    loadTap(off);
+    f.tee(v).simd(Simd.f64x2_promote_low_f32x4);
+    add(lo, first);
+    f.get(v).get(v);
+    shuffle(SHUF_HIGH);
+    f.simd(Simd.f64x2_promote_low_f32x4);
+    add(hi, first);
+  };
+  // row r's sum (taps r·C.k …) into rlo / rhi
+  const sumRow = (gs: Slot[], r: number) => {
+    for (let tc = 0; tc < C.k; tc++) {
+      gs.forEach(({ rlo, rhi }, g) => addTap(offsets[r * C.k + tc] + cell(g), rlo, rhi, tc === 0));
+    }
+  };
+  // f32(s) / D rounded once: an f32 division is the double quotient rounded (53 ≥ 2·24 + 2 bits), so one
+  // f32x4.div replaces two f64x2 ones bit for bit
+  const storeSums = (gs: Slot[]) =>
+    gs.forEach(({ lo, hi }, g) => {
+      f.get(optr);
+      f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).get(hi).simd(Simd.f32x4_demote_f64x2_zero);
+      shuffle(SHUF_LOWS);
+      if (div) f.get(dptr).simdMem(Simd.v128_load, 0, 16 * g).simd(Simd.f32x4_div);
+      f.simdMem(Simd.v128_store, 0, 16 * g);
+    });
   const group = (n: number) => {
-    const gs = slots.slice(0, n), cell = (g: number) => 4 * g * sC;
+    const gs = slots.slice(0, n);
     if (mode === "sum") {
       for (const { lo, hi } of gs) f.v128Zero().set(lo).v128Zero().set(hi);
-      for (const off of offsets) {
-        gs.forEach(({ lo, hi }, g) => {
-          if (sC === 1) {
-            // two cells per 64-bit load, promoted straight from memory (x64: one cvtps2pd from memory per pair;
-            // ~20% faster than a 128-bit load, a shuffle for the high pair and two promotes)
-            const b = (off + cell(g)) * 4;
-            f.get(addr).simdMem(Simd.v128_load64_zero, 0, b).simd(Simd.f64x2_promote_low_f32x4).get(lo).simd(
-              Simd.f64x2_add,
-            ).set(lo);
-            f.get(addr).simdMem(Simd.v128_load64_zero, 0, b + 8).simd(Simd.f64x2_promote_low_f32x4).get(hi).simd(
-              Simd.f64x2_add,
-            ).set(hi);
-            return;
-          }
-          loadTap(off + cell(g));
-          f.tee(v).simd(Simd.f64x2_promote_low_f32x4).get(lo).simd(Simd.f64x2_add).set(lo);
-          f.get(v).get(v);
-          shuffle(SHUF_HIGH);
-          f.simd(Simd.f64x2_promote_low_f32x4).get(hi).simd(Simd.f64x2_add).set(hi);
-        });
-      }
-      gs.forEach(({ lo, hi }, g) => {
-        if (div) {
-          f.get(dptr).simdMem(Simd.v128_load, 0, 16 * g).set(dv);
-          f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
-          f.get(dv).simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(lo);
-          f.get(hi).simd(Simd.f32x4_demote_f64x2_zero).simd(Simd.f64x2_promote_low_f32x4);
-          f.get(dv).get(dv);
-          shuffle(SHUF_HIGH);
-          f.simd(Simd.f64x2_promote_low_f32x4).simd(Simd.f64x2_div).set(hi);
+      if (rows) {
+        for (let r = 0; r < RK; r++) {
+          sumRow(gs, r);
+          gs.forEach(({ lo, hi, rlo, rhi }) => {
+            f.get(rlo);
+            add(lo, false);
+            f.get(rhi);
+            add(hi, false);
+          });
         }
-        f.get(optr);
-        f.get(lo).simd(Simd.f32x4_demote_f64x2_zero).get(hi).simd(Simd.f32x4_demote_f64x2_zero);
-        shuffle(SHUF_LOWS);
-        f.simdMem(Simd.v128_store, 0, 16 * g);
-      });
+      } else for (const off of offsets) gs.forEach(({ lo, hi }, g) => addTap(off + cell(g), lo, hi, false));
+      storeSums(gs);
       return;
     }
     gs.forEach(({ best, idx }, g) => {
@@ -623,50 +684,109 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
       f.simd(Simd.i32x4_add).set(wv);
     }
   };
+  // along C: pairs of groups, then the odd one, then (rest > 0) a last group overlapping the previous one
+  const alongC = (whole: number, rest: number, step: (n: number) => void, adv: (cells: number) => void) => {
+    const pairs = Math.floor(whole / 2);
+    if (pairs > 0) {
+      f.i32(pairs).set(j);
+      f.loop();
+      step(2);
+      adv(8);
+      f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
+      f.end(); // j
+    }
+    if (whole % 2 === 1) {
+      step(1);
+      adv(4);
+    }
+    if (rest > 0) {
+      adv(rest - 4);
+      step(1);
+    }
+  };
+  // for (i = from; i < to; i++) body
+  const count = (i: number, from: number, to: number, body: () => void) => {
+    f.i32(from).set(i);
+    f.loop();
+    body();
+    f.get(i).i32(1).op(Op.i32_add).tee(i).i32(to).op(Op.i32_lt_s).brIf(0);
+    f.end();
+  };
+  const whole = full ? Math.floor(C.O / 4) : groups, rest = full ? C.O - 4 * whole : 0;
   f.i32(0).set(pl);
   f.loop();
   f.get(pl).i32(Sp * 4).op(Op.i32_mul).get(xPtr).op(Op.i32_add).set(xbase);
   f.get(pl).i32(O * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(obase);
-  f.i32(oa0).set(oa);
-  f.loop();
-  f.i32(ob0).set(ob);
-  f.loop();
-  f.get(oa).i32(A.s).op(Op.i32_mul).i32(sA0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
-  f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(sB0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
-  f.i32(sC0 + oc0 * sC).op(Op.i32_add);
-  if (mode === "argmax") {
-    f.tee(j).simd(Simd.i32x4_splat);
-    i32x4([0, sC, 2 * sC, 3 * sC]);
-    f.simd(Simd.i32x4_add).set(wv);
-    f.get(j);
+  if (shared) {
+    // the plane's row sums: R[rr][oc] = Σ_tc x[rr][sC0 + oc·sC + tc·dC] (f64) at rPtr + (rr·C.O + oc)·8
+    const rowOffsets: number[] = [];
+    for (let ta = 0; ta < A.k; ta++) {
+      for (let tb = 0; tb < B.k; tb++) rowOffsets.push((ta * A.d * LB + tb * B.d) * rowBytes);
+    }
+    count(oa, 0, LA * LB, () => {
+      f.get(oa).i32(LC).op(Op.i32_mul).i32(sC0).op(Op.i32_add).i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add);
+      f.set(addr);
+      f.get(oa).i32(rowBytes).op(Op.i32_mul).get(rPtr).op(Op.i32_add).set(rp);
+      alongC(whole, rest, (n) => {
+        const gs = slots.slice(0, n);
+        sumRow(gs, 0);
+        gs.forEach(({ rlo, rhi }, g) => {
+          f.get(rp).get(rlo).simdMem(Simd.v128_store, 0, 32 * g);
+          f.get(rp).get(rhi).simdMem(Simd.v128_store, 0, 32 * g + 16);
+        });
+      }, (cells) => {
+        f.get(addr).i32(4 * cells * sC).op(Op.i32_add).set(addr);
+        f.get(rp).i32(8 * cells).op(Op.i32_add).set(rp);
+      });
+    });
+    // each cell: s = 0 + its rows' sums in row-major order
+    count(oa, 0, A.O, () => {
+      count(ob, 0, B.O, () => {
+        f.get(oa).i32(A.s).op(Op.i32_mul).i32(sA0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
+        f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(sB0).op(Op.i32_add).i32(rowBytes).op(Op.i32_mul);
+        f.get(rPtr).op(Op.i32_add).set(rp);
+        f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O * 4).op(Op.i32_mul).tee(dptr);
+        f.get(obase).op(Op.i32_add).set(optr);
+        f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
+        alongC(whole, rest, (n) => {
+          const gs = slots.slice(0, n);
+          for (const { lo, hi } of gs) f.v128Zero().set(lo).v128Zero().set(hi);
+          for (const ro of rowOffsets) {
+            gs.forEach(({ lo, hi }, g) => {
+              f.get(rp).simdMem(Simd.v128_load, 0, ro + 32 * g);
+              add(lo, false);
+              f.get(rp).simdMem(Simd.v128_load, 0, ro + 32 * g + 16);
+              add(hi, false);
+            });
+          }
+          storeSums(gs);
+        }, (cells) => {
+          f.get(rp).i32(8 * cells).op(Op.i32_add).set(rp);
+          f.get(optr).i32(4 * cells).op(Op.i32_add).set(optr);
+          if (div) f.get(dptr).i32(4 * cells).op(Op.i32_add).set(dptr);
+        });
+      });
+    });
+  } else {
+    count(oa, oa0, oa1, () => {
+      count(ob, ob0, ob1, () => {
+        f.get(oa).i32(A.s).op(Op.i32_mul).i32(sA0).op(Op.i32_add).i32(LB).op(Op.i32_mul);
+        f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(sB0).op(Op.i32_add).i32(LC).op(Op.i32_mul);
+        f.i32(sC0 + oc0 * sC).op(Op.i32_add);
+        if (mode === "argmax") {
+          f.tee(j).simd(Simd.i32x4_splat);
+          i32x4([0, sC, 2 * sC, 3 * sC]);
+          f.simd(Simd.i32x4_add).set(wv);
+          f.get(j);
+        }
+        f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
+        f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O).op(Op.i32_mul).i32(oc0).op(Op.i32_add);
+        f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
+        f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
+        alongC(whole, rest, group, advance);
+      });
+    });
   }
-  f.i32(4).op(Op.i32_mul).get(xbase).op(Op.i32_add).set(addr);
-  f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O).op(Op.i32_mul).i32(oc0).op(Op.i32_add);
-  f.i32(4).op(Op.i32_mul).tee(dptr).get(obase).op(Op.i32_add).set(optr);
-  f.get(dptr).get(dPtr).op(Op.i32_add).set(dptr);
-  const whole = full ? Math.floor(C.O / 4) : groups, rest = full ? C.O - 4 * whole : 0;
-  // pairs of groups, then the odd one
-  const pairs = Math.floor(whole / 2);
-  if (pairs > 0) {
-    f.i32(pairs).set(j);
-    f.loop();
-    group(2);
-    advance(8);
-    f.get(j).i32(1).op(Op.i32_sub).tee(j).brIf(0);
-    f.end(); // j
-  }
-  if (whole % 2 === 1) {
-    group(1);
-    advance(4);
-  }
-  if (rest > 0) {
-    advance(rest - 4); // step back: the last group overlaps the previous one
-    group(1);
-  }
-  f.get(ob).i32(1).op(Op.i32_add).tee(ob).i32(ob1).op(Op.i32_lt_s).brIf(0);
-  f.end(); // ob
-  f.get(oa).i32(1).op(Op.i32_add).tee(oa).i32(oa1).op(Op.i32_lt_s).brIf(0);
-  f.end(); // oa
   f.get(pl).i32(1).op(Op.i32_add).tee(pl).get(Pp).op(Op.i32_lt_s).brIf(0);
   f.end(); // p
   m.func(f, "run");
@@ -679,21 +799,22 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode): W
     complete: full,
     groups,
     run(x, P, D, resident, out) {
-      // [padded x][raw x][results][divisor][module bytes], 16-byte aligned
+      // [padded x][raw x][results][divisor][row sums per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
+      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
+      const shares = pool ? sharesOf(P, T) : 1, rBytes = shared ? al(LA * LB * rowBytes) : 0;
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
       const nD = divMode === "post" ? O : divMode === "pre" ? S : 0;
-      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), codePtr = al(dPtr + nD * 4);
+      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), rPtr = al(dPtr + nD * 4);
+      const codePtr = rPtr + shares * rBytes;
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       const raw = placeInHeap(x, rawPtr), slot = resident ? outputSlot(P * O * 4) : null, o = slot?.at ?? outPtr;
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
-      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, 0, 0]);
+      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      const shares = sharesOf(P, T);
       runCopyingOut(pool, T, shares, P, (s, S) => localWork!(params, s, S), heapView(out, o, P * O), out);
       return { keep: () => slot?.keep(out) };
     },

@@ -29,14 +29,26 @@ function same(what: string, f: () => NDArray | NDArray[]): void {
   });
 }
 
-/** Random values; `ties` quantizes to few levels, `nan`/`negZero` sprinkle specials. */
-function data(shape: number[], seed: number, dtype: "float32" | "float64", ties = false, special = false): NDArray {
+/**
+ * Random values; `ties` quantizes to few levels, `special` sprinkles NaN, ±0
+ * and −∞, `wide` scales by 2^−60..2^60 (so that a double sum's rounding
+ * depends on the order of its terms).
+ */
+function data(
+  shape: number[],
+  seed: number,
+  dtype: "float32" | "float64",
+  ties = false,
+  special = false,
+  wide = false,
+): NDArray {
   const r = rng(seed);
   const n = shape.reduce((a, b) => a * b, 1);
   const v = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     let x = r();
     if (ties) x = Math.round(x);
+    if (wide) x *= 2 ** Math.round(r() * 30);
     if (special) {
       const u = r();
       if (u > 1.8) x = NaN;
@@ -91,8 +103,8 @@ Deno.test(
       const spatial = k.map((kk, i) => dil[i] * (kk - 1) + 1 + ri(0, nd === 3 ? 5 : 9));
       const shape = [ri(1, 2), ri(1, 3), ...spatial];
       const ceilMode = trial % 5 === 1;
-      const ties = trial % 6 === 2, special = trial % 7 === 3;
-      const x = data(shape, 100 + trial, dtype, ties, special);
+      const ties = trial % 6 === 2, special = trial % 7 === 3, wide = trial % 5 === 4;
+      const x = data(shape, 100 + trial, dtype, ties, special, wide);
       const what = `trial ${trial}: ${nd}-D ${dtype} x [${shape}] k [${k}] s [${s}] d [${dil}] ceil ${ceilMode}`;
       const mp = (a: NDArray) =>
         (nd === 1 ? ts.maxPool1d : nd === 2 ? ts.maxPool2d : ts.maxPool3d)(a, {
@@ -122,6 +134,45 @@ Deno.test(
       cases++;
     }
     assertEquals(cases, 60);
+  }),
+);
+
+Deno.test(
+  "window sums add row by row: s = 0 + (row sums along the last axis) in order, on every kernel path",
+  bothPaths(() => {
+    // window rows [2^60, 0, 0], [1, −2^60, 1], [0, 0, 0]: row by row 2^60 + (1 − 2^60 + 1) = 0 (1 − 2^60 rounds
+    // to −2^60); tap after tap 2^60 + 1 − 2^60 + 1 = 1
+    const block = (H: number, W: number, r0: number, c0: number) => {
+      const v = new Float32Array(H * W);
+      [[2 ** 60, 0, 0], [1, -(2 ** 60), 1]].forEach((row, i) => row.forEach((e, j) => v[(r0 + i) * W + c0 + j] = e));
+      return ts.array(v, { shape: [1, 1, H, W] });
+    };
+    const cases: [string, NDArray, { kernelSize: number; stride: number; padding: number }, number[]][] = [
+      [
+        "3×3 s1 on 16×16 (row sums shared between cells)",
+        block(16, 16, 5, 5),
+        { kernelSize: 3, stride: 1, padding: 1 },
+        [
+          6,
+          6,
+        ],
+      ],
+      ["3×3 s2 on 16×16 (each cell its own rows)", block(16, 16, 5, 5), { kernelSize: 3, stride: 2, padding: 1 }, [
+        3,
+        3,
+      ]],
+      ["3×3 on 16×3 (one cell per row: the JS kernel)", block(16, 3, 5, 0), { kernelSize: 3, stride: 1, padding: 0 }, [
+        5,
+        0,
+      ]],
+    ];
+    for (const [what, x, opts, [i, j]] of cases) {
+      for (const b of ["js", "wasm"]) {
+        const y = withBackend(b, () => ts.avgPool2d(x, opts));
+        assertEquals(y.dataSync()[i * y.shape[3] + j], 0, `${what} on ${b}`);
+      }
+      same(what, () => ts.avgPool2d(x, opts));
+    }
   }),
 );
 
