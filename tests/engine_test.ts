@@ -2,6 +2,7 @@ import { assert, assertEquals, assertLess } from "@std/assert";
 import * as ts from "../mod.ts";
 import { assertClose, kernelLogOf } from "./_util.ts";
 import { nodeOf } from "../ops/ndarray.ts";
+import { allocate } from "../ops/_dtype.ts";
 
 Deno.test("engine: relu(x.mul(2).add(1)).sum() runs as exactly one kernel", () => {
   const x = ts.array([-3, -1, 0, 2]);
@@ -126,4 +127,22 @@ Deno.test("engine: a realized node keeps its buffer and drops its inputs", () =>
   y.dataSync();
   assertEquals(nodeOf(y).inputs.length, 0);
   assertEquals(y.toArray(), [8, 12, 16]);
+});
+
+Deno.test({
+  name: "arrays below 31 MiB reuse freed heap memory, not fresh pages (glibc's malloc thresholds raised)",
+  ignore: Deno.build.os !== "linux", // glibc's behaviour; other allocators keep their own policies
+}, () => {
+  // ten 4 MiB arrays written and freed (40 MiB, below the raised trim threshold), then ten more: reused memory is
+  // resident already, fresh pages (mmapped, or the heap's top after it was given back) add 40 MiB of RSS
+  const round = (between?: () => void) => {
+    const arrays = Array.from({ length: 10 }, () => allocate("float32", 1 << 20).fill(1));
+    between?.();
+    for (const a of arrays) (a.buffer as ArrayBuffer).transfer(0); // free now, as a collection would later
+  };
+  round();
+  const rss0 = Deno.memoryUsage().rss;
+  let grown = 0;
+  round(() => grown = Deno.memoryUsage().rss - rss0);
+  assertLess(grown, 8 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB re-allocating 40 MiB of freed arrays`);
 });
