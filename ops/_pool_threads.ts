@@ -277,38 +277,28 @@ export function sharesOf(units: number, T: number): number {
 }
 
 /**
- * Run a job of `shares` shares over `units` units on `pool` (or, without one, all of it on the calling thread
- * with `work(0, 1)`), unit u's results being `src[u·per, (u + 1)·per)` with a share's units split as the work
- * functions split them (share s: units [⌊units·s/shares⌋, ⌊units·(s + 1)/shares⌋)), and copy the results into
- * `out`: each share the calling thread computes right after computing it, so that its copying overlaps the
- * workers' compute, the workers' shares after the job.
+ * A fresh array holding a copy of `src` (a kernel's results in the WebAssembly heap). Built from a typed array, V8
+ * allocates the new buffer uninitialized and copies once, where `new Float32Array(n)` then `set` would zero it first:
+ * 8 MiB in 0.51 instead of 0.87 ms.
  */
-export function runCopyingOut(
+export function copyOut<A extends Float32Array | Int32Array>(src: A): A {
+  return (src instanceof Int32Array ? new Int32Array(src) : new Float32Array(src)) as A;
+}
+
+/**
+ * Run a job of `shares` shares on `pool` (or, without one, all of it on the calling thread with `work(0, 1, 0)`)
+ * and return a fresh copy of its results `src` ({@linkcode copyOut}).
+ */
+export function runThenCopyOut<A extends Float32Array | Int32Array>(
   pool: WasmThreadPool | null,
   T: number,
   shares: number,
-  units: number,
   work: (s: number, S: number, thread: number) => void,
-  src: Float32Array | Int32Array,
-  out: Float32Array | Int32Array,
-): void {
-  if (!pool) {
-    work(0, 1, 0);
-    out.set(src);
-    return;
-  }
-  const per = src.length / units;
-  const copy = (s: number) => {
-    const u0 = Math.floor((units * s) / shares), u1 = Math.floor((units * (s + 1)) / shares);
-    out.set(src.subarray(u0 * per, u1 * per), u0 * per);
-  };
-  const mine = new Uint8Array(shares);
-  pool.run(T, (s, thread) => {
-    work(s, shares, thread);
-    copy(s);
-    mine[s] = 1;
-  }, shares);
-  for (let s = 0; s < shares; s++) if (!mine[s]) copy(s);
+  src: A,
+): A {
+  if (pool) pool.run(T, (s, thread) => work(s, shares, thread), shares);
+  else work(0, 1, 0);
+  return copyOut(src);
 }
 
 /** What a kernel family's workers build: a module instantiated against `memory`, and the work source. */

@@ -10,7 +10,7 @@
 // output gradient with the flipped taps; at other strides it scatters each
 // output cell's taps into a padded plane, then crops it.
 import { flippedWeights, type Geo3, transposedGeo } from "./_conv_kernels.ts";
-import { runCopyingOut, sharesOf } from "./_pool_threads.ts";
+import { runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { F32, FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
@@ -408,9 +408,8 @@ export function depthwiseWasm(
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, xAt, wAt, outAt, gAt, SCR, SS, mod.id]);
   params.set([CODE * 4, mod.bytes.length], 23);
   const shares = sharesOf(units, T);
-  const out = new Float32Array(outLen);
   const results = new Float32Array(r.memory.buffer, outAt * 4, outLen);
-  runCopyingOut(p, T, shares, units, (s, S, th) => r.work(params, s, S, th), results, out);
+  const out = runThenCopyOut(p, T, shares, (s, S, th) => r.work(params, s, S, th), results);
   slot?.keep(out);
   return out;
 }

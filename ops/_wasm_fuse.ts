@@ -15,7 +15,7 @@ import { type Node, stridesOf } from "./_graph.ts";
 import { mustMaterialize, registerPattern, STRIDED_VIEW } from "./_schedule.ts";
 import { FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128, type ValType } from "./_wasm.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
-import { PARAM_SLOTS, runCopyingOut, sharesOf } from "./_pool_threads.ts";
+import { PARAM_SLOTS, runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap } from "./_wasm_heap.ts";
 
 /**
@@ -612,9 +612,8 @@ export function fusedWasm(
     p.params.set([k.id, codeAt, k.bytes.length, n[0], leaves.length, outAt, outStep, ...bases, ...steps]);
     localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mem) as typeof localWork;
   }
-  const out = new Float32Array(size);
   const work = p ? (s: number, S: number) => localWork!(p.params, s, S) : () => k.run(...bases, outAt, n[0]);
-  runCopyingOut(p, T, sharesOf(n[0], T), n[0], work, new Float32Array(mem.buffer, outAt, size), out);
+  const out = runThenCopyOut(p, T, sharesOf(n[0], T), work, new Float32Array(mem.buffer, outAt, size));
   slot?.keep(out);
   return out;
 }

@@ -18,7 +18,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { runCopyingOut, sharesOf } from "./_pool_threads.ts";
+import { runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -293,33 +293,35 @@ function runWindow(
 ): TypedArray {
   let p = plan(mode, axes, opts);
   const inner = mode === "sumT" ? p.O : p.S;
-  const P = inner === 0 ? 0 : x.length / inner;
-  const out = allocate(dtype, P * (mode === "sumT" ? p.S : p.O));
+  const P = inner === 0 ? 0 : x.length / inner, n = P * (mode === "sumT" ? p.S : p.O);
   if (scratch.length < p.S) scratch = new Float64Array(p.S);
-  if (P === 0) return out;
+  if (P === 0) return allocate(dtype, n);
   if (mode === "sumT" && x instanceof Float32Array && dtype === "float32" && useWasm) {
     // stride 1: a window sum over the transposed geometry; else a scatter
     const tAxes = transposedAxes(axes);
     const wk = tAxes
       ? wasmKernel("sum", tAxes, plan("sum", tAxes), opts.div ? "pre" : "none", "fold")
       : scatterKernel(axes, p, opts.div === true);
-    const res = wk?.complete ? wk.run(x, P, D, true, out as Float32Array) : null;
+    const res = wk?.complete ? wk.run(x, P, D, true, false) : null;
     if (res) {
       res.keep();
-      return out;
+      return res.out;
     }
   }
-  if (mode !== "sumT" && x instanceof Float32Array && useWasm) {
+  let out: TypedArray | null = null;
+  if (mode !== "sumT" && x instanceof Float32Array && dtype === (mode === "argmax" ? "int32" : "float32") && useWasm) {
     const wk = wasmKernel(mode, axes, p, opts.div ? "post" : "none");
-    const res = wk ? wk.run(x, P, D, wk.complete, out as Float32Array | Int32Array) : null;
+    const res = wk ? wk.run(x, P, D, wk.complete, mode === "argmax") : null;
     if (wk && res) {
       if (wk.complete) {
         res.keep();
-        return out;
+        return res.out;
       }
+      out = res.out;
       p = plan(mode, axes, { ...opts, pre: wk.groups });
     }
   }
+  out ??= allocate(dtype, n);
   p.fn(x, out, P, p.tables, scratch, D);
   return out;
 }
@@ -438,11 +440,9 @@ export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
-/** The n values at byte `at` of the heap, typed as `like` (int32 argmax indices, else float32). */
-function heapView(like: Float32Array | Int32Array, at: number, n: number): Float32Array | Int32Array {
-  return like instanceof Int32Array
-    ? new Int32Array(wasmHeap().buffer, at, n)
-    : new Float32Array(wasmHeap().buffer, at, n);
+/** The n values at byte `at` of the heap (int32 argmax indices, else float32). */
+function heapView(int: boolean, at: number, n: number): Float32Array | Int32Array {
+  return int ? new Int32Array(wasmHeap().buffer, at, n) : new Float32Array(wasmHeap().buffer, at, n);
 }
 
 /** Stop the window kernels' worker threads (they restart on the next large kernel). */
@@ -459,18 +459,18 @@ interface WasmKernel {
   /** 4-cell groups per interior row (when not complete) */
   groups: number;
   /**
-   * Run on the P planes of x, the results copied into `out`; `keep()` then
-   * records `out` as resident (with `resident`, which puts the results in a
-   * resident slot when the ring takes them). Null when the heap cannot hold
-   * the job (nothing written).
+   * Run on the P planes of x; `out` is a fresh copy of the results (int32
+   * with `int`, else float32), and `keep()` records it as resident (with
+   * `resident`, which puts the results in a resident slot when the ring takes
+   * them). Null when the heap cannot hold the job.
    */
   run(
     x: Float32Array,
     P: number,
     D: TypedArray | null,
     resident: boolean,
-    out: Float32Array | Int32Array,
-  ): { keep(): void } | null;
+    int: boolean,
+  ): { out: Float32Array | Int32Array; keep(): void } | null;
 }
 
 const wasmKernels = new Map<string, WasmKernel | null>();
@@ -798,7 +798,7 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, or
   return {
     complete: full,
     groups,
-    run(x, P, D, resident, out) {
+    run(x, P, D, resident, int) {
       // [padded x][raw x][results][divisor][row sums per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
@@ -815,8 +815,8 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, or
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      runCopyingOut(pool, T, shares, P, (s, S) => localWork!(params, s, S), heapView(out, o, P * O), out);
-      return { keep: () => slot?.keep(out) };
+      const out = runThenCopyOut(pool, T, shares, (s, S) => localWork!(params, s, S), heapView(int, o, P * O));
+      return { out, keep: () => slot?.keep(out) };
     },
   };
 }
@@ -909,7 +909,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   return {
     complete: true,
     groups: 0,
-    run(x, P, D, resident, out) {
+    run(x, P, D, resident, int) {
       // [g][results][divisor][a double plane per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
@@ -924,8 +924,8 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const params = pool ? pool.params : localParams;
       params.set([id, codePtr, code.length, P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      runCopyingOut(pool, T, shares, P, (s, S) => localWork!(params, s, S), heapView(out, o, P * S), out);
-      return { keep: () => slot?.keep(out) };
+      const out = runThenCopyOut(pool, T, shares, (s, S) => localWork!(params, s, S), heapView(int, o, P * S));
+      return { out, keep: () => slot?.keep(out) };
     },
   };
 }
