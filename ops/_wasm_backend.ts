@@ -5,8 +5,8 @@
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { Node } from "./_graph.ts";
-import { registerPattern } from "./_schedule.ts";
-import { viewOfStored } from "./_wasm_fuse.ts";
+import { registerPattern, STRIDED_VIEW } from "./_schedule.ts";
+import { viewOf, viewOfStored } from "./_wasm_fuse.ts";
 import { dotF32, GEMM_AVAILABLE, gemmBatchedF32 } from "./_wasm_gemm.ts";
 
 export { getNumThreads, setNumThreads, shutdownThreads } from "./_wasm_gemm.ts";
@@ -85,6 +85,47 @@ if (GEMM_AVAILABLE) {
       mb.trans,
     );
     return { buffer: out, name: "dot of views" };
+  });
+  // The transpose of a dot's result (a linear layer's weight gradient (xᵀ·g)ᵀ, laid out as its weights) is the
+  // dot of the swapped, transposed operands, Cᵀ = Bᵀ·Aᵀ, written in the transposed layout by one GEMM: every
+  // element is the same products accumulated in the same order, so the bits are those of the dot transposed.
+  registerPattern((node, uses, input) => {
+    if (!STRIDED_VIEW.has(node.op) || node.dtype !== "float32" || getBackend() !== "wasm") return null;
+    const v = viewOf(node), d = v?.base;
+    if (!v || !d || d.op !== "dot" || d.buffer || v.off !== 0 || uses(d) !== uses(node)) return null;
+    const [B, M, N] = d.shape as number[], K = d.inputs[0].shape[2];
+    if (B !== 1 || M < 2 || N < 2 || M * N * K <= TINY_DOT) return null;
+    // node's axes other than 1s: [N, M] at j + i·N of the dot's [M, N]
+    const axes = node.shape.flatMap((s, k) => (s === 1 ? [] : [[s, v.coef[k]]]));
+    if (axes.length !== 2 || axes[0].join() !== `${N},1` || axes[1].join() !== `${M},${N}`) return null;
+    const [a, b] = d.inputs.map((n) => viewOfStored(n, input));
+    if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
+    const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
+    if (!ma || !mb || a.off < 0 || b.off < 0) return null;
+    const out = new Float32Array(M * N);
+    // Bᵀ is N×K: B's rows ld apart are Bᵀ's columns (and the other way round); Aᵀ likewise
+    gemmBatchedF32(
+      1,
+      N,
+      M,
+      K,
+      b.buffer,
+      b.off,
+      0,
+      mb.ld,
+      a.buffer,
+      a.off,
+      0,
+      ma.ld,
+      out,
+      0,
+      M * N,
+      M,
+      false,
+      !mb.trans,
+      !ma.trans,
+    );
+    return { buffer: out, name: "transposed dot of views" };
   });
   setBackend("wasm");
 }

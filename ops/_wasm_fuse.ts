@@ -115,30 +115,35 @@ function identityOf(shape: readonly number[]): Coords {
 
 /**
  * `node` read through its views (reshapes, permutes, slices, expands,
- * aliases) from a stored buffer: the first node down the chain that is
- * realized, or that is not a view (realized with `input`), and the flat index
- * into its buffer as an affine function of node's indices (`coef` per axis,
- * `off`). Null where a view is not affine over node's shape.
+ * aliases): the first node down the chain that is realized or is not a view,
+ * and the flat index into it as an affine function of node's indices (`coef`
+ * per axis, `off`). Null where a view is not affine over node's shape.
+ */
+export function viewOf(node: Node): { base: Node; coef: number[]; off: number } | null {
+  let n = node, m: Affine = identityOf(node.shape);
+  try {
+    while (!n.buffer && STRIDED_VIEW.has(n.op)) {
+      m = through(n, m, node.shape);
+      n = n.inputs[0];
+    }
+    const { a, b } = flatOf(m, n.shape);
+    return { base: n, coef: a, off: b };
+  } catch (e) {
+    if (e instanceof Bail) return null;
+    throw e;
+  }
+}
+
+/**
+ * `node` read through its views from a stored buffer: {@linkcode viewOf}, its
+ * base realized with `input`.
  */
 export function viewOfStored(
   node: Node,
   input: (n: Node) => TypedArray,
 ): { buffer: TypedArray; coef: number[]; off: number } | null {
-  let n = node, m: Affine = identityOf(node.shape);
-  try {
-    for (;;) {
-      if (!n.buffer && !STRIDED_VIEW.has(n.op)) input(n);
-      if (n.buffer) {
-        const { a, b } = flatOf(m, n.shape);
-        return { buffer: n.buffer, coef: a, off: b };
-      }
-      m = through(n, m, node.shape);
-      n = n.inputs[0];
-    }
-  } catch (e) {
-    if (e instanceof Bail) return null;
-    throw e;
-  }
+  const v = viewOf(node);
+  return v && { buffer: v.base.buffer ?? input(v.base), coef: v.coef, off: v.off };
 }
 
 /**

@@ -503,3 +503,47 @@ Deno.test("dot of views: transposed, sliced and broadcast operands read in place
   const [ma, mb] = mixed();
   assertEquals(ts.matmul(ma, mb).dataSync(), ts.matmul(materialized(ma), materialized(mb)).dataSync());
 });
+
+Deno.test("transposed dot of views: (A·B)ᵀ computed as Bᵀ·Aᵀ in the transposed layout gives the bits of the transpose", () => {
+  const arr = (shape: number[], seed: number) => ts.array(rand(shape.reduce((a, b) => a * b, 1), seed), { shape });
+  const h = arr([32, 1568], 1), g = arr([32, 10], 2), big = arr([300, 700], 3), c = arr([700, 40], 4);
+  const cases: [string, () => ts.NDArray, () => Float32Array][] = [];
+  // a linear layer's weight gradient (xᵀ·g)ᵀ; a long K (several K blocks); plain operands; a reshape around it
+  const pairs: [string, () => [ts.NDArray, ts.NDArray]][] = [
+    ["(hᵀ·g)ᵀ", () => [h.transpose(), g]],
+    ["long K (depth blocks)", () => [big.slice([0, 30]), c]],
+    ["transposed operands", () => [big.transpose().slice([0, 40]), big.slice([0, 300], [0, 90])]],
+  ];
+  for (const [name, ops] of pairs) {
+    cases.push([name, () => ts.matmul(...ops()).transpose(), () => {
+      const d = ts.matmul(...ops());
+      return ts.array(d.dataSync() as Float32Array, { shape: d.shape }).transpose().dataSync() as Float32Array;
+    }]);
+  }
+  cases.push(["reshaped to a row", () => ts.matmul(h.transpose(), g).transpose().reshape([1, 10, 1568]), () => {
+    const d = ts.matmul(h.transpose(), g);
+    return ts.array(d.dataSync() as Float32Array, { shape: d.shape }).transpose().dataSync() as Float32Array;
+  }]);
+  for (const [name, f, want] of cases) {
+    let got: Float32Array | null = null;
+    const log = kernelLogOf(() => void (got = f().dataSync() as Float32Array));
+    assert(log.some((l) => l.startsWith("transposed dot of views")), `${name}: ${log.join("; ")}`);
+    assertEquals(log.length, 1, `${name}: one kernel: ${log.join("; ")}`);
+    assertEquals(got, want(), name);
+    const prevMin = tuning.threadMinFlops;
+    tuning.threadMinFlops = 1;
+    try {
+      for (const T of [1, 2, 3]) {
+        ts.setNumThreads(T);
+        assertEquals(f().dataSync(), got!, `${name}, ${T} threads`);
+      }
+    } finally {
+      tuning.threadMinFlops = prevMin;
+      ts.setNumThreads(navigator.hardwareConcurrency);
+    }
+  }
+  // the dot also used as it is: computed as the dot (the transpose reads it)
+  const d = ts.matmul(h.transpose(), g), t = d.transpose();
+  const log = kernelLogOf(() => ts.realizeAll([d, t]));
+  assert(!log.some((l) => l.startsWith("transposed dot")), log.join("; "));
+});
