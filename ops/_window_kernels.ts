@@ -18,7 +18,7 @@ import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
 import { materialize, readsStored, registerPattern } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { runThenCopyOut, sharesOf } from "./_pool_threads.ts";
+import { copyOut, runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -326,6 +326,15 @@ function runWindow(
   return out;
 }
 
+/** The window argmax of x and the maxima at it from one wasm kernel; null when no complete wasm kernel applies. */
+function argmaxWithMaxima(axes: WindowAxis[], x: Float32Array): { indices: Int32Array; maxima: Float32Array } | null {
+  const p = plan("argmax", axes), P = p.S === 0 ? 0 : x.length / p.S;
+  if (!useWasm || P === 0) return null;
+  const wk = wasmKernel("argmax", axes, p, "none", "rows", true);
+  const res = wk?.complete ? wk.run(x, P, null, false, true) : null;
+  return res?.maxima ? { indices: res.out as Int32Array, maxima: res.maxima } : null;
+}
+
 /**
  * windowSumT of a stride-1 window as a windowSum: input position i collects
  * the cells o = i − s0 − t·d, i.e. the window of cell i' in a geometry of
@@ -413,9 +422,10 @@ const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 
 // (thread t of T takes a contiguous range of planes). A job names its module
 // by id; a thread that has not seen the id compiles the module from the bytes
 // the job left in the shared memory. params: [id, codePtr, codeLen, P, Sp, S,
-// O, rawPtr, xPtr, outPtr, dPtr, scratchPtr, scratchBytes] (Sp and O: the
+// O, rawPtr, xPtr, outPtr, dPtr, scratchPtr, scratchBytes, vOff] (Sp and O: the
 // run's input and output floats per plane; share t's scratch at scratchPtr +
-// t·scratchBytes: the scatter kernels' double plane, the row sums of a sum).
+// t·scratchBytes: the scatter kernels' double plane, the row sums of a sum;
+// vOff: bytes from the argmax indices to the maxima an argmax kernel also stores).
 const WORK_SETUP = `${HEAP_MODULES}
   return (params, t, T) => {
     const ex = heapModule(params[0], params[1], params[2]);
@@ -425,7 +435,7 @@ const WORK_SETUP = `${HEAP_MODULES}
     const x = params[8] + p0 * Sp * 4;
     if (ex.prediv) ex.prediv(p1 - p0, params[7] + p0 * S * 4, params[10]);
     if (ex.pad) ex.pad(p1 - p0, params[7] + p0 * S * 4, x);
-    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10], params[11] + t * params[12]);
+    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10], params[11] + t * params[12], params[13]);
   };
 `;
 
@@ -470,7 +480,7 @@ interface WasmKernel {
     D: TypedArray | null,
     resident: boolean,
     int: boolean,
-  ): { out: Float32Array | Int32Array; keep(): void } | null;
+  ): { out: Float32Array | Int32Array; maxima?: Float32Array; keep(): void } | null;
 }
 
 const wasmKernels = new Map<string, WasmKernel | null>();
@@ -505,9 +515,10 @@ function wasmKernel(
   p: Plan,
   divMode: DivMode,
   order: SumOrder = "rows",
+  maxima = false,
 ): WasmKernel | null {
-  const key = `${mode}|${divMode}|${mode === "sum" ? order : ""}|${geometryKey(axes)}`;
-  return cachedKernel(key, () => buildWasm(mode, p, divMode, order));
+  const key = `${mode}|${divMode}|${mode === "sum" ? order : ""}|${maxima}|${geometryKey(axes)}`;
+  return cachedKernel(key, () => buildWasm(mode, p, divMode, order, maxima));
 }
 
 /** Padding a regular axis needs so that every tap of every cell lies inside: [before, after]. */
@@ -526,7 +537,13 @@ function padsOf(a: AxisInfo): [number, number] {
  * interior cells of interior rows in whole groups; the JS kernel does the
  * rest.
  */
-function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, order: SumOrder): WasmKernel | null {
+function buildWasm(
+  mode: "sum" | "max" | "argmax",
+  p: Plan,
+  divMode: DivMode,
+  order: SumOrder,
+  maxima: boolean,
+): WasmKernel | null {
   const { A, B, C, S, O } = p;
   const div = divMode === "post";
   if (!(A.regular && B.regular && C.regular)) return null;
@@ -555,10 +572,11 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, or
   const shared = rows && full && C.k > 1 && RK > 1 && LA * LB * rowBytes <= 1 << 20 &&
     LA * LB * C.k + A.O * B.O * RK <= 0.75 * A.O * B.O * K;
   const m = importHeap(new ModuleBuilder());
-  // run(P, xPtr, outPtr, dPtr, rPtr): x (padded layout when full) at xPtr, results at outPtr, divisor at dPtr,
-  // a plane's row sums at rPtr
-  const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
-  const [Pp, xPtr, outPtr, dPtr, rPtr] = [0, 1, 2, 3, 4];
+  // run(P, xPtr, outPtr, dPtr, rPtr, vOff): x (padded layout when full) at xPtr, results at outPtr, divisor at
+  // dPtr, a plane's row sums at rPtr; with `maxima`, an argmax kernel also stores each cell's maximum vOff bytes
+  // after its index
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [Pp, xPtr, outPtr, dPtr, rPtr, vOff] = [0, 1, 2, 3, 4, 5];
   const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), j = f.local(I32), rp = f.local(I32);
   const addr = f.local(I32), optr = f.local(I32), dptr = f.local(I32), xbase = f.local(I32), obase = f.local(I32);
   const wv = f.local(V128), v = f.local(V128), mask = f.local(V128);
@@ -669,9 +687,10 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, or
         }
       });
     }
-    gs.forEach(({ best, idx }, g) =>
-      f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0, 16 * g)
-    );
+    gs.forEach(({ best, idx }, g) => {
+      f.get(optr).get(mode === "argmax" ? idx : best).simdMem(Simd.v128_store, 0, 16 * g);
+      if (maxima) f.get(optr).get(vOff).op(Op.i32_add).get(best).simdMem(Simd.v128_store, 0, 16 * g);
+    });
   };
   // advance addr / optr / dptr / wv by `cells` cells along C
   const advance = (cells: number) => {
@@ -799,24 +818,27 @@ function buildWasm(mode: "sum" | "max" | "argmax", p: Plan, divMode: DivMode, or
     complete: full,
     groups,
     run(x, P, D, resident, int) {
-      // [padded x][raw x][results][divisor][row sums per share][module bytes], 16-byte aligned
+      // [padded x][raw x][results (indices, then maxima)][divisor][row sums per share][module bytes], 16-byte
+      // aligned; the maxima are not kept resident (a slot holds the indices alone)
       const al = (n: number) => (n + 15) & ~15;
       const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const shares = pool ? sharesOf(P, T) : 1, rBytes = shared ? al(LA * LB * rowBytes) : 0;
-      const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0;
+      const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0, vBytes = maxima ? P * O * 4 : 0;
       const nD = divMode === "post" ? O : divMode === "pre" ? S : 0;
-      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4), rPtr = al(dPtr + nD * 4);
+      const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4 + vBytes), rPtr = al(dPtr + nD * 4);
       const codePtr = rPtr + shares * rBytes;
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
-      const raw = placeInHeap(x, rawPtr), slot = resident ? outputSlot(P * O * 4) : null, o = slot?.at ?? outPtr;
+      const raw = placeInHeap(x, rawPtr), slot = resident && !maxima ? outputSlot(P * O * 4) : null;
+      const o = slot?.at ?? outPtr;
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes]);
+      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes, vBytes]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const out = runThenCopyOut(pool, T, shares, (s, S) => localWork!(params, s, S), heapView(int, o, P * O));
-      return { out, keep: () => slot?.keep(out) };
+      const values = maxima ? copyOut(new Float32Array(mm.buffer, o + vBytes, P * O)) : undefined;
+      return { out, maxima: values, keep: () => slot?.keep(out) };
     },
   };
 }
@@ -1088,7 +1110,7 @@ function argmaxBehind(ir: Node): Node | null {
 const last = (n: Node): number => n.shape[n.shape.length - 1];
 const wasmActive = (): boolean => getBackend() === "wasm";
 
-registerPattern((node, _uses, input) => {
+registerPattern((node, useCount, input) => {
   if (node.op !== "gather" || !wasmActive()) return null;
   const axis = (node as Node<"gather">).params.axis;
   const [xr, ir] = node.inputs;
@@ -1098,6 +1120,15 @@ registerPattern((node, _uses, input) => {
   const axes = axesOf(am);
   if (last(xr) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
   const x = input(am.inputs[0]);
+  if (useCount(am) > 1 && !am.buffer && x instanceof Float32Array && node.dtype === "float32") {
+    // the indices are read elsewhere too (a pullback's scatter in the same realization): one argmax kernel
+    // that also stores the maxima (the values the max kernel returns), its indices kept on the node
+    const both = argmaxWithMaxima(axes, x);
+    if (both) {
+      materialize(am, both.indices);
+      return { buffer: both.maxima, name: "windowArgmax and its maxima" };
+    }
+  }
   return { buffer: runWindow("max", axes, node.dtype, x), name: "windowMax (gather of windowArgmax)" };
 });
 

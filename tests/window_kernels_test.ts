@@ -378,12 +378,11 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
       assert(log.some((l) => l.startsWith(name)), `${name} not in kernel log: ${log.join("; ")}`);
       assert(fused !== null);
     }
-    // returnIndices: values and indices realized together: the indices from windowArgmax, the values
-    // from a window max (no gather pass over the indices)
+    // returnIndices: values and indices realized together: one argmax kernel that stores the maxima too
     const r = ts.maxPool2d(x, { kernelSize: 2, returnIndices: true });
     const log = kernelLogOf(() => ts.realizeAll([r.values, r.indices]));
-    assert(log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
-    assert(log.some((l) => l.startsWith("windowMax (gather of windowArgmax)")), log.join("; "));
+    assertEquals(log.length, 1, log.join("; "));
+    assert(log[0].startsWith("windowArgmax and its maxima"), log.join("; "));
     same("values with indices", () => {
       const q = ts.maxPool2d(x, { kernelSize: 2, returnIndices: true });
       ts.realizeAll([q.values, q.indices]);
@@ -391,7 +390,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
     });
   });
   // forward and backward realized together (a training step): the argmax is shared by the gather and
-  // the scatter, and both recompute it from x; values and gradient equal the JS reference's bits
+  // the scatter: one kernel computes it with the maxima, the scatter reads the kept indices
   const step = (): NDArray[] => {
     const w = data([8, 4], 5, "float32"); // a matmul consumes the pooled values, as a conv would
     const f = (a: NDArray) => ts.matmul(ts.maxPool2d(a, { kernelSize: 2 }).reshape([36, 8]), w).sum();
@@ -401,12 +400,37 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
   };
   withBackend("wasm", () => {
     const log = kernelLogOf(step);
-    assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), log.join("; "));
-    assert(!log.some((l) => l.startsWith("windowArgmax [")), log.join("; "));
+    assert(log.some((l) => l.startsWith("windowArgmax and its maxima")), log.join("; "));
+    assert(log.some((l) => l.startsWith("scatterAdd at saved windowArgmax")), log.join("; "));
+    assert(!log.some((l) => l.startsWith("windowArgmax [") || l.startsWith("windowArgmaxT")), log.join("; "));
   });
   // (the matmul's GEMM rounds differently from the JS kernel: close, not bit-identical)
   const ref = withBackend("js", () => step().map((a) => a.dataSync()));
   withBackend("wasm", () => step().forEach((a, k) => assertClose(a, ref[k], 1e-5, `value/gradient ${k}`)));
+  // maxima and gradient realized together on random geometries: the JS reference's bits, on 1..3 threads (planes
+  // split across workers); padded windows have no complete argmax kernel and take the max kernel
+  for (const [k, st, pad, dil] of [[2, 2, 0, 1], [3, 2, 0, 1], [3, 1, 0, 2], [2, 1, 0, 1], [3, 1, 1, 1]]) {
+    const opts = { kernelSize: k, stride: st, padding: pad, dilation: dil };
+    const both = (): NDArray[] => {
+      const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, opts), x);
+      const g = (pull(data(y.shape, 9, "float32", false, true)) as NDArray[])[0];
+      ts.realizeAll([y, g]);
+      return [y, g];
+    };
+    const prevMin = windowTuning.threadMinWork;
+    windowTuning.threadMinWork = 1;
+    try {
+      for (const T of [1, 2, 3]) {
+        ts.setNumThreads(T);
+        same(`maxima with the gradient, k ${k} s ${st} p ${pad} d ${dil}, ${T} threads`, both);
+      }
+    } finally {
+      windowTuning.threadMinWork = prevMin;
+      ts.setNumThreads(navigator.hardwareConcurrency);
+    }
+    const log = withBackend("wasm", () => kernelLogOf(both));
+    assertEquals(log.some((l) => l.startsWith("windowArgmax and its maxima")), pad === 0, log.join("; "));
+  }
   // fused (wasm) against the composition on the JS reference, forward and backward
   same("maxPool fused", () => ts.maxPool2d(x, { kernelSize: 2 }));
   same("avgPool fused", () => ts.avgPool2d(x, { kernelSize: 3, stride: 1, padding: 1 }));
