@@ -14,21 +14,37 @@ export function isFloat(d: DType): boolean {
 
 // glibc's malloc gives an allocation at or above its mmap threshold (128 KiB at
 // first) fresh pages, which fault on first touch (~3 µs per 4 KiB page on the
-// 2-vCPU guest of the bench), and returns freed heap memory to the system once
-// twice that threshold lies free at the heap's top; V8 frees arrays in batches
-// after a collection, so a loop's outputs keep coming back as fresh pages.
-// Freeing an mmapped block raises both thresholds to its size (up to 32 MiB):
-// one 31 MiB buffer allocated and freed before the first large array lets
-// arrays below 31 MiB reuse freed heap memory (the bench's page faults halve).
-// Other allocators just allocate and free it.
+// 2-vCPU guest of the bench), and gives freed memory at the heap's top back to
+// the system once twice that threshold lies free there. V8 frees arrays in
+// batches after a collection (one per ~64 MiB of new arrays), so a loop's
+// outputs kept coming back as fresh pages: the heap grew by each new array and
+// shrank by 64 MiB at each collection. Before the first large array:
+// - one 31 MiB buffer allocated and freed raises both thresholds (freeing an
+//   mmapped block sets them to its size, up to 32 MiB): arrays below 31 MiB
+//   come from the heap;
+// - 120 MiB allocated, a 16 MiB block above it that is never freed (never
+//   touched: no memory), then the 120 MiB freed: glibc trims only the top, so
+//   the heap below that block stays mapped, and arrays freed there are reused
+//   without faulting again (the process keeps up to 120 MiB it has used).
+// Other allocators just allocate and free the blocks.
 let mallocPrimed = false;
+let heapPin: ArrayBuffer | null = null;
 
-/** Raise glibc's dynamic mmap and trim thresholds (see above); idempotent. */
+/** Raise glibc's dynamic mmap and trim thresholds and pin a reserve of heap below a block (see above); idempotent. */
 export function primeMalloc(): void {
   if (mallocPrimed) return;
   mallocPrimed = true;
-  const block = new ArrayBuffer(31 << 20);
-  block.transfer?.(0); // frees the block now (a collection would free it late, after arrays were mmapped)
+  if (typeof ArrayBuffer.prototype.transfer !== "function") return;
+  const free = (b: ArrayBuffer) => b.transfer(0); // frees the block now (a collection would free it late)
+  free(new ArrayBuffer(31 << 20));
+  const reserve = [0, 1, 2, 3].map(() => new ArrayBuffer(30 << 20));
+  heapPin = new ArrayBuffer(16 << 20);
+  reserve.forEach(free);
+}
+
+/** The block that pins the heap's reserve (kept for the life of the process). */
+export function _heapPin(): ArrayBuffer | null {
+  return heapPin;
 }
 
 export function allocate(dtype: DType, size: number): TypedArray {
