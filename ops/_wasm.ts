@@ -110,6 +110,7 @@ export const Simd = {
   f32x4_replace_lane: 0x20,
   f64x2_extract_lane: 0x21,
   f64x2_replace_lane: 0x22,
+  i32x4_eq: 0x37,
   f32x4_ne: 0x42,
   f32x4_gt: 0x44,
   f64x2_eq: 0x47,

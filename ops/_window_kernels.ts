@@ -952,6 +952,129 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   };
 }
 
+interface TilingScatter {
+  /** out[p, j] = j is the argmax R[p, o] of its window o ? g[p, o] + 0 : +0; null when the heap cannot hold it */
+  run(R: Int32Array, g: Float32Array, P: number): Float32Array | null;
+}
+
+const tilingKernels = new Map<string, TilingScatter | null>();
+
+/** The dense argmax scatter of a geometry whose windows tile the input (see {@linkcode buildTilingScatter}). */
+function tilingScatterKernel(axes: WindowAxis[], p: Plan): TilingScatter | null {
+  const key = geometryKey(axes);
+  let k = tilingKernels.get(key);
+  if (k === undefined) {
+    try {
+      k = buildTilingScatter(p);
+    } catch {
+      k = null;
+    }
+    if (tilingKernels.size > 256) tilingKernels.clear();
+    tilingKernels.set(key, k);
+  }
+  return k;
+}
+
+/**
+ * The argmax scatter onto +0 of a max pool whose windows tile the input
+ * (stride = window, no padding, nothing left over: 2×2 stride 2 on even
+ * sizes), computed densely: every input position is written once, with its
+ * window's cotangent plus 0 where it is the window's argmax and +0 elsewhere,
+ * four lanes at a time. No zeroed output, no scatter: the results go to a
+ * resident slot and leave the heap in one uninitialized copy. Null unless the
+ * last axis' window is 1, 2 or 4 wide and its rows a multiple of 4.
+ */
+function buildTilingScatter(p: Plan): TilingScatter | null {
+  const { A, B, C, S, O } = p;
+  const tiles = (a: AxisInfo) =>
+    a.regular && a.s0 === 0 && a.s === a.k && (a.k === 1 || a.d === 1) && a.O * a.k === a.L;
+  if (![A, B, C].every(tiles) || ![1, 2, 4].includes(C.k) || C.L % 4 !== 0 || O === 0) return null;
+  const m = importHeap(new ModuleBuilder());
+  // run(P, rPtr, outPtr, _, _, gOff): indices [P][O] at rPtr, the cotangent gOff bytes after them, results [P][S]
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
+  const [Pp, rPtr, outPtr, gOff] = [0, 1, 2, 5];
+  const pl = f.local(I32), oa = f.local(I32), ta = f.local(I32), ob = f.local(I32), tb = f.local(I32);
+  const x = f.local(I32), cp = f.local(I32), op = f.local(I32), row = f.local(I32), rbase = f.local(I32);
+  const pos = f.local(V128), tmp = f.local(V128);
+  const count = (i: number, n: number | null, body: () => void) => {
+    f.i32(0).set(i);
+    f.loop();
+    body();
+    f.get(i).i32(1).op(Op.i32_add).tee(i);
+    if (n === null) f.get(Pp);
+    else f.i32(n);
+    f.op(Op.i32_lt_s).brIf(0);
+    f.end();
+  };
+  const lanes = (a: number[]) => f.v128([...new Uint8Array(Int32Array.from(a).buffer)]);
+  // the cells of four lanes at cp (+ gOff: the cotangent), lane l from cell ⌊l / C.k⌋
+  const cellsOf4 = (cotangent: boolean) => {
+    f.get(cp);
+    if (cotangent) f.get(gOff).op(Op.i32_add);
+    if (C.k === 1) f.simdMem(Simd.v128_load, 0);
+    else if (C.k === 2) f.simdMem(Simd.v128_load64_zero, 0).tee(tmp).get(tmp).shuffle32([0, 0, 1, 1]);
+    else f.simdMem(Simd.v128_load32_splat, 0);
+  };
+  count(pl, null, () => {
+    f.get(pl).i32(O * 4).op(Op.i32_mul).get(rPtr).op(Op.i32_add).set(rbase);
+    f.get(pl).i32(S * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(op);
+    f.i32(0).set(row); // the plane-local position of the input row's first element: rows come in order
+    count(oa, A.O, () =>
+      count(ta, A.k, () =>
+        count(ob, B.O, () =>
+          count(tb, B.k, () => {
+            f.get(oa).i32(B.O).op(Op.i32_mul).get(ob).op(Op.i32_add).i32(C.O * 4).op(Op.i32_mul);
+            f.get(rbase).op(Op.i32_add).set(cp);
+            f.get(row).simd(Simd.i32x4_splat);
+            lanes([0, 1, 2, 3]);
+            f.simd(Simd.i32x4_add).set(pos);
+            count(x, C.L / 4, () => {
+              f.get(op);
+              cellsOf4(true);
+              f.v128Zero().simd(Simd.f32x4_add); // g + 0: −0 becomes +0, as base + g does
+              cellsOf4(false);
+              f.get(pos).simd(Simd.i32x4_eq).simd(Simd.v128_and);
+              f.simdMem(Simd.v128_store, 0);
+              f.get(op).i32(16).op(Op.i32_add).set(op);
+              f.get(cp).i32(16 / C.k).op(Op.i32_add).set(cp);
+              f.get(pos);
+              lanes([4, 4, 4, 4]);
+              f.simd(Simd.i32x4_add).set(pos);
+            });
+            f.get(row).i32(C.L).op(Op.i32_add).set(row);
+          }))));
+  });
+  m.func(f, "run");
+  const code = m.bytes(), id = nextModuleId++;
+  new WebAssembly.Module(code); // validate now: an invalid module leaves this geometry to the JS scatter
+  return {
+    run(R, g, P) {
+      // [indices][cotangent][results][module bytes], 16-byte aligned
+      const al = (n: number) => (n + 15) & ~15;
+      const gPtr = al(P * O * 4), outPtr = al(gPtr + P * O * 4), codePtr = al(outPtr + P * S * 4);
+      const mm = growWasmHeap(codePtr + code.length + 16);
+      if (!mm) return null;
+      const rAt = placeInHeap(R, 0), gAt = placeInHeap(g, gPtr);
+      const slot = outputSlot(P * S * 4), o = slot?.at ?? outPtr;
+      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
+      const T = Math.min(getNumThreads(), P), pool = P * S >= windowTuning.threadMinWork ? windowPool.get(T) : null;
+      const params = pool ? pool.params : localParams;
+      params.set([id, codePtr, code.length, P, O, S, S, rAt, rAt, o, 0, 0, 0, gAt - rAt]);
+      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
+      const shares = pool ? sharesOf(P, T) : 1;
+      const out = runThenCopyOut(
+        pool,
+        T,
+        shares,
+        (s, S) => localWork!(params, s, S),
+        new Float32Array(mm.buffer, o, P * S),
+      );
+      slot?.keep(out);
+      return out;
+    },
+  };
+}
+
 /** prediv(P, x, d): x[p, j] = x[p, j] / d[j] for j < S (f32 division = the double quotient rounded once). */
 function predivFunction(S: number): FuncBuilder {
   const f = new FuncBuilder([I32, I32, I32], []);
@@ -1154,9 +1277,14 @@ registerPattern((node, _uses, input) => {
     O = A.O * B.O * C.O,
     P = O === 0 ? 0 : R.length / O,
     v = (fill as Node<"fill">).params.value;
+  const g = input(upd);
+  if (Object.is(v, 0) && g instanceof Float32Array && node.dtype === "float32" && useWasm) {
+    const dense = tilingScatterKernel(axes, plan("argmax", axes))?.run(R, g, P);
+    if (dense) return { buffer: dense, name: `${saved ? "dense scatter at saved" : "dense scatter at"} windowArgmax` };
+  }
   const out = allocate(node.dtype, P * S) as Float32Array;
   if (!Object.is(v, 0)) out.fill(v); // a -0 base too
-  scatterAt(out, R, input(upd), P, S, O, v, disjoint([A, B, C]));
+  scatterAt(out, R, g, P, S, O, v, disjoint([A, B, C]));
   return {
     buffer: out,
     name: saved ? "scatterAdd at saved windowArgmax" : "windowArgmaxT (scatterAdd at windowArgmax)",

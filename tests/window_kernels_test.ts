@@ -357,8 +357,12 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
     const ap = (a: NDArray) => ts.avgPool2d(a, { kernelSize: 3, stride: 1, padding: 1 });
     const cases: [string, () => NDArray][] = [
       ["windowMax (gather of windowArgmax)", () => mp(x)],
-      ["windowArgmaxT (scatterAdd at windowArgmax)", () => {
+      ["dense scatter at windowArgmax", () => {
         const [y, pull] = ts.vjp(mp, x);
+        return (pull(data(y.shape, 3, "float32")) as NDArray[])[0];
+      }],
+      ["windowArgmaxT (scatterAdd at windowArgmax)", () => {
+        const [y, pull] = ts.vjp((a: NDArray) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), x);
         return (pull(data(y.shape, 3, "float32")) as NDArray[])[0];
       }],
       ["windowSum/div", () => ap(x)],
@@ -401,7 +405,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
   withBackend("wasm", () => {
     const log = kernelLogOf(step);
     assert(log.some((l) => l.startsWith("windowArgmax and its maxima")), log.join("; "));
-    assert(log.some((l) => l.startsWith("scatterAdd at saved windowArgmax")), log.join("; "));
+    assert(log.some((l) => l.startsWith("dense scatter at saved windowArgmax")), log.join("; "));
     assert(!log.some((l) => l.startsWith("windowArgmax [") || l.startsWith("windowArgmaxT")), log.join("; "));
   });
   // (the matmul's GEMM rounds differently from the JS kernel: close, not bit-identical)
@@ -452,8 +456,12 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
         return ts.scatterAdd(ts.full([2, 3, 192], base), am.reshape([2, 3, O[0] * O[1]]), g, 2);
       };
       same(name, f);
+      // onto +0 where the windows tile the input (2×2 stride 2 here): the dense scatter
+      const dense = (b: number) => k === 2 && s === 2 && Object.is(b, 0);
+      const first = dense(base) ? "dense scatter at windowArgmax" : "windowArgmaxT (scatterAdd at windowArgmax)";
+      const second = dense(-base) ? "dense scatter at saved windowArgmax" : "scatterAdd at saved windowArgmax";
       const log = withBackend("wasm", () => kernelLogOf(() => void f().dataSync()));
-      assert(log.some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), `${name}: ${log.join("; ")}`);
+      assert(log.some((l) => l.startsWith(first)), `${name}: ${log.join("; ")}`);
       // the first scatter leaves the indices on the argmax node; a second one (another pullback of the same
       // forward) scatters at them without the argmax
       const twice = () => {
@@ -463,8 +471,8 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
       };
       same(`${name}, twice`, twice);
       const logs = withBackend("wasm", () => twice().map((a) => kernelLogOf(() => void a.dataSync())));
-      assert(logs[0].some((l) => l.startsWith("windowArgmaxT (scatterAdd at windowArgmax)")), logs[0].join("; "));
-      assert(logs[1].some((l) => l.startsWith("scatterAdd at saved windowArgmax")), logs[1].join("; "));
+      assert(logs[0].some((l) => l.startsWith(first)), logs[0].join("; "));
+      assert(logs[1].some((l) => l.startsWith(second)), logs[1].join("; "));
       assert(!logs[1].some((l) => l.startsWith("windowArgmax")), logs[1].join("; "));
     }
   }
@@ -570,5 +578,41 @@ Deno.test("window kernels: every thread count 1..4 gives the reference's bits (p
     ts.setNumThreads(prevT);
     windowTuning.threadMinWork = prevMin;
     _shutdownWindowThreads();
+  }
+});
+
+Deno.test("dense argmax scatter where windows tile the input: the JS reference's bits, 1..3 threads", () => {
+  if (!has()) return;
+  const cases: [string, number[], (a: NDArray) => NDArray, boolean][] = [
+    ["2×2 stride 2", [2, 3, 8, 16], (a) => ts.maxPool2d(a, { kernelSize: 2 }), true],
+    ["1×4", [2, 3, 4, 16], (a) => ts.maxPool2d(a, { kernelSize: [1, 4] }), true],
+    ["2×1 (one column wide)", [2, 3, 8, 12], (a) => ts.maxPool2d(a, { kernelSize: [2, 1] }), true],
+    ["2×2×2, 3-D", [1, 2, 4, 6, 8], (a) => ts.maxPool3d(a, { kernelSize: 2 }), true],
+    ["rows not a multiple of 4", [2, 3, 8, 6], (a) => ts.maxPool2d(a, { kernelSize: 2 }), false],
+    ["3 wide", [2, 3, 6, 12], (a) => ts.maxPool2d(a, { kernelSize: 3 }), false],
+    ["overlapping", [2, 3, 9, 17], (a) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), false],
+  ];
+  const prevMin = windowTuning.threadMinWork;
+  try {
+    for (const [name, shape, pool, dense] of cases) {
+      for (const [ties, special] of [[false, true], [true, false]]) {
+        const x = data(shape, 31, "float32", ties, special);
+        const grad = () => {
+          const [y, pull] = ts.vjp(pool, x);
+          return pull(data(y.shape, 32, "float32", false, true)) as NDArray[];
+        };
+        windowTuning.threadMinWork = 1;
+        for (const T of [1, 2, 3]) {
+          ts.setNumThreads(T);
+          same(`${name} (ties ${ties}, specials ${special}), ${T} threads`, grad);
+        }
+        windowTuning.threadMinWork = prevMin;
+        const log = withBackend("wasm", () => kernelLogOf(() => grad().forEach((a) => a.dataSync())));
+        assertEquals(log.some((l) => l.startsWith("dense scatter")), dense, `${name}: ${log.join("; ")}`);
+      }
+    }
+  } finally {
+    windowTuning.threadMinWork = prevMin;
+    ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
