@@ -521,6 +521,21 @@ function wasmKernel(
   return cachedKernel(key, () => buildWasm(mode, p, divMode, order, maxima));
 }
 
+/**
+ * Emit `for (i = from; i < to; i++) body()` as a loop that runs at least once
+ * (to > from); `to` a constant, or code that pushes it.
+ */
+function countUp(f: FuncBuilder, i: number, from: number, to: number | (() => void), body: () => void): void {
+  f.i32(from).set(i);
+  f.loop();
+  body();
+  f.get(i).i32(1).op(Op.i32_add).tee(i);
+  if (typeof to === "number") f.i32(to);
+  else to();
+  f.op(Op.i32_lt_s).brIf(0);
+  f.end();
+}
+
 /** Padding a regular axis needs so that every tap of every cell lies inside: [before, after]. */
 function padsOf(a: AxisInfo): [number, number] {
   const last = a.s0 + (a.O - 1) * a.s + (a.k - 1) * a.d;
@@ -723,14 +738,7 @@ function buildWasm(
       step(1);
     }
   };
-  // for (i = from; i < to; i++) body
-  const count = (i: number, from: number, to: number, body: () => void) => {
-    f.i32(from).set(i);
-    f.loop();
-    body();
-    f.get(i).i32(1).op(Op.i32_add).tee(i).i32(to).op(Op.i32_lt_s).brIf(0);
-    f.end();
-  };
+  const count = (i: number, from: number, to: number, body: () => void) => countUp(f, i, from, to, body);
   const whole = full ? Math.floor(C.O / 4) : groups, rest = full ? C.O - 4 * whole : 0;
   f.i32(0).set(pl);
   f.loop();
@@ -876,16 +884,7 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), oc = f.local(I32), ia = f.local(I32);
   const xa = f.local(I32), da = f.local(I32), addr = f.local(I32), dst = f.local(I32), g = f.local(F64);
   // for (i = 0; i < n; i++) body, n ≥ 1 a constant or the local Pp
-  const count = (i: number, n: number | null, body: () => void) => {
-    f.i32(0).set(i);
-    f.loop();
-    body();
-    f.get(i).i32(1).op(Op.i32_add).tee(i);
-    if (n === null) f.get(Pp);
-    else f.i32(n);
-    f.op(Op.i32_lt_s).brIf(0);
-    f.end();
-  };
+  const count = (i: number, n: number | null, body: () => void) => countUp(f, i, 0, n ?? (() => f.get(Pp)), body);
   f.get(xPtr).set(xa);
   count(pl, null, () => {
     f.get(scr).i32(0).i32(Sp * 8).memoryFill();
@@ -996,16 +995,7 @@ function buildTilingScatter(p: Plan): TilingScatter | null {
   const pl = f.local(I32), oa = f.local(I32), ta = f.local(I32), ob = f.local(I32), tb = f.local(I32);
   const x = f.local(I32), cp = f.local(I32), op = f.local(I32), row = f.local(I32), rbase = f.local(I32);
   const pos = f.local(V128), tmp = f.local(V128);
-  const count = (i: number, n: number | null, body: () => void) => {
-    f.i32(0).set(i);
-    f.loop();
-    body();
-    f.get(i).i32(1).op(Op.i32_add).tee(i);
-    if (n === null) f.get(Pp);
-    else f.i32(n);
-    f.op(Op.i32_lt_s).brIf(0);
-    f.end();
-  };
+  const count = (i: number, n: number | null, body: () => void) => countUp(f, i, 0, n ?? (() => f.get(Pp)), body);
   const lanes = (a: number[]) => f.v128([...new Uint8Array(Int32Array.from(a).buffer)]);
   // the cells of four lanes at cp (+ gOff: the cotangent), lane l from cell ⌊l / C.k⌋
   const cellsOf4 = (cotangent: boolean) => {
