@@ -28,23 +28,19 @@ export function isFloat(d: DType): boolean {
 //   without faulting again (the process keeps up to 120 MiB it has used).
 // Other allocators just allocate and free the blocks.
 let mallocPrimed = false;
-let heapPin: ArrayBuffer | null = null;
+// the block that pins the reserve, kept for the life of the process
+const heapPins: ArrayBuffer[] = [];
 
 /** Raise glibc's dynamic mmap and trim thresholds and pin a reserve of heap below a block (see above); idempotent. */
-export function primeMalloc(): void {
+function primeMalloc(): void {
   if (mallocPrimed) return;
   mallocPrimed = true;
   if (typeof ArrayBuffer.prototype.transfer !== "function") return;
   const free = (b: ArrayBuffer) => b.transfer(0); // frees the block now (a collection would free it late)
   free(new ArrayBuffer(31 << 20));
   const reserve = [0, 1, 2, 3].map(() => new ArrayBuffer(30 << 20));
-  heapPin = new ArrayBuffer(16 << 20);
+  heapPins.push(new ArrayBuffer(16 << 20));
   reserve.forEach(free);
-}
-
-/** The block that pins the heap's reserve (kept for the life of the process). */
-export function _heapPin(): ArrayBuffer | null {
-  return heapPin;
 }
 
 export function allocate(dtype: DType, size: number): TypedArray {

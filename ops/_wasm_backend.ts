@@ -34,6 +34,33 @@ function matrixOf(coef: number[], R: number, C: number): { ld: number; trans: bo
   return null;
 }
 
+/** A dot operand read in place: its stored buffer, the offset of element (0, 0, 0) and the per-axis strides. */
+interface Operand {
+  buffer: Float32Array;
+  off: number;
+  coef: number[];
+}
+
+/** A dot's operands read in place from stored buffers, as the GEMM's strided matrices; null where one is not. */
+function operandsOf(
+  dot: Node,
+  M: number,
+  N: number,
+  K: number,
+  input: (n: Node) => TypedArray,
+): { a: Operand; b: Operand; ma: { ld: number; trans: boolean }; mb: { ld: number; trans: boolean } } | null {
+  const [a, b] = dot.inputs.map((n) => viewOfStored(n, input));
+  if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
+  const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
+  if (!ma || !mb || a.off < 0 || b.off < 0) return null;
+  return {
+    a: { buffer: a.buffer, off: a.off, coef: a.coef },
+    b: { buffer: b.buffer, off: b.off, coef: b.coef },
+    ma,
+    mb,
+  };
+}
+
 /** Multiply-adds up to which a dot costs less in JS than a trip into wasm. */
 const TINY_DOT = 64;
 
@@ -57,10 +84,9 @@ if (GEMM_AVAILABLE) {
     const [B, M, N] = node.shape as number[], K = node.inputs[0].shape[2];
     // tiny, or both operands realized as they are: the dot kernel's case
     if (M * N * K <= TINY_DOT || node.inputs.every((n) => n.buffer)) return null;
-    const [a, b] = node.inputs.map((n) => viewOfStored(n, input));
-    if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
-    const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
-    if (!ma || !mb || a.off < 0 || b.off < 0) return null;
+    const ops = operandsOf(node, M, N, K, input);
+    if (!ops) return null;
+    const { a, b, ma, mb } = ops;
     const out = new Float32Array(B * M * N);
     const [sa, sb] = [a, b].map((v) => (B === 1 ? 0 : v.coef[0]));
     gemmBatchedF32(
@@ -98,10 +124,9 @@ if (GEMM_AVAILABLE) {
     // node's axes other than 1s: [N, M] at j + i·N of the dot's [M, N]
     const axes = node.shape.flatMap((s, k) => (s === 1 ? [] : [[s, v.coef[k]]]));
     if (axes.length !== 2 || axes[0].join() !== `${N},1` || axes[1].join() !== `${M},${N}`) return null;
-    const [a, b] = d.inputs.map((n) => viewOfStored(n, input));
-    if (!a || !b || !(a.buffer instanceof Float32Array) || !(b.buffer instanceof Float32Array)) return null;
-    const ma = matrixOf(a.coef, M, K), mb = matrixOf(b.coef, K, N);
-    if (!ma || !mb || a.off < 0 || b.off < 0) return null;
+    const ops = operandsOf(d, M, N, K, input);
+    if (!ops) return null;
+    const { a, b, ma, mb } = ops;
     const out = new Float32Array(M * N);
     // Bᵀ is N×K: B's rows ld apart are Bᵀ's columns (and the other way round); Aᵀ likewise
     gemmBatchedF32(
