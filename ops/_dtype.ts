@@ -37,10 +37,16 @@ function primeMalloc(): void {
   mallocPrimed = true;
   if (typeof ArrayBuffer.prototype.transfer !== "function") return;
   const free = (b: ArrayBuffer) => b.transfer(0); // frees the block now (a collection would free it late)
-  free(new ArrayBuffer(31 << 20));
-  const reserve = [0, 1, 2, 3].map(() => new ArrayBuffer(30 << 20));
-  heapPins.push(new ArrayBuffer(16 << 20));
-  reserve.forEach(free);
+  const reserve: ArrayBuffer[] = [];
+  try {
+    free(new ArrayBuffer(31 << 20));
+    for (let i = 0; i < 4; i++) reserve.push(new ArrayBuffer(30 << 20));
+    heapPins.push(new ArrayBuffer(16 << 20));
+  } catch {
+    // no room for them (a memory-capped engine): arrays are allocated as they come
+  } finally {
+    reserve.forEach(free);
+  }
 }
 
 export function allocate(dtype: DType, size: number): TypedArray {
