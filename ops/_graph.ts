@@ -112,10 +112,22 @@ export type Prim = keyof PrimParams;
 
 let nextId = 0;
 
+/**
+ * What fast paths need to know of a node after its realization dropped its
+ * inputs (see `_schedule.ts`): a window argmax's input node id; on a
+ * condition node, the id and values of the relu it selects.
+ */
+export interface Noted {
+  inputId?: number;
+  reluId?: number;
+  reluValues?: TypedArray;
+}
+
 export class Node<P extends Prim = Prim> {
   readonly id: number = nextId++;
   inputs: Node[];
   buffer: TypedArray | null = null;
+  noted: Noted | null = null;
   constructor(
     readonly op: P,
     inputs: Node[],

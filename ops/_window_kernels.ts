@@ -16,7 +16,7 @@
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
-import { materialize, readsStored, registerPattern } from "./_schedule.ts";
+import { argmaxInputId, isPlusZero, materialize, readsStored, registerPattern, reluValuesOf } from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { copyOut, runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
@@ -425,7 +425,9 @@ const SHUF_EVEN = [0, 2, 4, 6], SHUF_HIGH = [2, 3, 2, 3], SHUF_LOWS = [0, 1, 4, 
 // O, rawPtr, xPtr, outPtr, dPtr, scratchPtr, scratchBytes, vOff] (Sp and O: the
 // run's input and output floats per plane; share t's scratch at scratchPtr +
 // t·scratchBytes: the scatter kernels' double plane, the row sums of a sum;
-// vOff: bytes from the argmax indices to the maxima an argmax kernel also stores).
+// vOff: bytes from the argmax indices to the maxima an argmax kernel also
+// stores, or from the indices to the cotangent of a dense scatter; params[14]:
+// bytes from a dense scatter's results to its mask).
 const WORK_SETUP = `${HEAP_MODULES}
   return (params, t, T) => {
     const ex = heapModule(params[0], params[1], params[2]);
@@ -435,7 +437,7 @@ const WORK_SETUP = `${HEAP_MODULES}
     const x = params[8] + p0 * Sp * 4;
     if (ex.prediv) ex.prediv(p1 - p0, params[7] + p0 * S * 4, params[10]);
     if (ex.pad) ex.pad(p1 - p0, params[7] + p0 * S * 4, x);
-    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10], params[11] + t * params[12], params[13]);
+    ex.run(p1 - p0, x, params[9] + p0 * O * 4, params[10], params[11] + t * params[12], params[13], params[14]);
   };
 `;
 
@@ -952,19 +954,22 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
 }
 
 interface TilingScatter {
-  /** out[p, j] = j is the argmax R[p, o] of its window o ? g[p, o] + 0 : +0; null when the heap cannot hold it */
-  run(R: Int32Array, g: Float32Array, P: number): Float32Array | null;
+  /**
+   * out[p, j] = j is the argmax R[p, o] of its window o (and, with `mask`, mask[p, j] > 0) ? g[p, o] + 0 : +0;
+   * null when the heap cannot hold it
+   */
+  run(R: Int32Array, g: Float32Array, P: number, mask?: Float32Array): Float32Array | null;
 }
 
 const tilingKernels = new Map<string, TilingScatter | null>();
 
 /** The dense argmax scatter of a geometry whose windows tile the input (see {@linkcode buildTilingScatter}). */
-function tilingScatterKernel(axes: WindowAxis[], p: Plan): TilingScatter | null {
-  const key = geometryKey(axes);
+function tilingScatterKernel(axes: WindowAxis[], p: Plan, masked = false): TilingScatter | null {
+  const key = `${masked}|${geometryKey(axes)}`;
   let k = tilingKernels.get(key);
   if (k === undefined) {
     try {
-      k = buildTilingScatter(p);
+      k = buildTilingScatter(p, masked);
     } catch {
       k = null;
     }
@@ -983,25 +988,29 @@ function tilingScatterKernel(axes: WindowAxis[], p: Plan): TilingScatter | null 
  * resident slot and leave the heap in one uninitialized copy. Null unless the
  * last axis' window is 1, 2 or 4 wide and its rows a multiple of 4.
  */
-function buildTilingScatter(p: Plan): TilingScatter | null {
+function buildTilingScatter(p: Plan, masked: boolean): TilingScatter | null {
   const { A, B, C, S, O } = p;
   const tiles = (a: AxisInfo) =>
     a.regular && a.s0 === 0 && a.s === a.k && (a.k === 1 || a.d === 1) && a.O * a.k === a.L;
-  if (![A, B, C].every(tiles) || ![1, 2, 4].includes(C.k) || C.L % 4 !== 0 || O === 0) return null;
+  const tail = C.L % 4; // 2: each row ends with a half step (two lanes stored)
+  if (![A, B, C].every(tiles) || ![1, 2, 4].includes(C.k) || (tail !== 0 && tail !== 2) || O === 0) return null;
   const m = importHeap(new ModuleBuilder());
-  // run(P, rPtr, outPtr, _, _, gOff): indices [P][O] at rPtr, the cotangent gOff bytes after them, results [P][S]
-  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32], []);
-  const [Pp, rPtr, outPtr, gOff] = [0, 1, 2, 5];
+  // run(P, rPtr, outPtr, _, _, gOff, mOff): indices [P][O] at rPtr, the cotangent gOff bytes after them, results
+  // [P][S] at outPtr, with `masked` a mask [P][S] mOff bytes after them
+  const f = new FuncBuilder([I32, I32, I32, I32, I32, I32, I32], []);
+  const [Pp, rPtr, outPtr, gOff, mOff] = [0, 1, 2, 5, 6];
   const pl = f.local(I32), oa = f.local(I32), ta = f.local(I32), ob = f.local(I32), tb = f.local(I32);
   const x = f.local(I32), cp = f.local(I32), op = f.local(I32), row = f.local(I32), rbase = f.local(I32);
   const pos = f.local(V128), tmp = f.local(V128);
   const count = (i: number, n: number | null, body: () => void) => countUp(f, i, 0, n ?? (() => f.get(Pp)), body);
   const lanes = (a: number[]) => f.v128([...new Uint8Array(Int32Array.from(a).buffer)]);
-  // the cells of four lanes at cp (+ gOff: the cotangent), lane l from cell ⌊l / C.k⌋
-  const cellsOf4 = (cotangent: boolean) => {
+  // the cells of four lanes at cp (+ gOff: the cotangent), lane l from cell ⌊l / C.k⌋; `half`: lanes 0 and 1 only
+  // (nothing read past them)
+  const cellsOf4 = (cotangent: boolean, half: boolean) => {
     f.get(cp);
     if (cotangent) f.get(gOff).op(Op.i32_add);
-    if (C.k === 1) f.simdMem(Simd.v128_load, 0);
+    if (C.k === 1) f.simdMem(half ? Simd.v128_load64_zero : Simd.v128_load, 0);
+    else if (C.k === 2 && half) f.simdMem(Simd.v128_load32_splat, 0);
     else if (C.k === 2) f.simdMem(Simd.v128_load64_zero, 0).tee(tmp).get(tmp).shuffle32([0, 0, 1, 1]);
     else f.simdMem(Simd.v128_load32_splat, 0);
   };
@@ -1018,19 +1027,39 @@ function buildTilingScatter(p: Plan): TilingScatter | null {
             f.get(row).simd(Simd.i32x4_splat);
             lanes([0, 1, 2, 3]);
             f.simd(Simd.i32x4_add).set(pos);
-            count(x, C.L / 4, () => {
-              f.get(op);
-              cellsOf4(true);
+            // four lanes: (cotangent + 0) where the argmax is the lane's position (and the mask > 0), else +0
+            const step = (half: boolean) => {
+              cellsOf4(true, half);
               f.v128Zero().simd(Simd.f32x4_add); // g + 0: −0 becomes +0, as base + g does
-              cellsOf4(false);
+              cellsOf4(false, half);
               f.get(pos).simd(Simd.i32x4_eq).simd(Simd.v128_and);
-              f.simdMem(Simd.v128_store, 0);
+              if (masked) {
+                f.get(op).get(mOff).op(Op.i32_add).simdMem(half ? Simd.v128_load64_zero : Simd.v128_load, 0);
+                f.v128Zero().simd(Simd.f32x4_gt).simd(Simd.v128_and);
+              }
+            };
+            const advance = () => {
               f.get(op).i32(16).op(Op.i32_add).set(op);
               f.get(cp).i32(16 / C.k).op(Op.i32_add).set(cp);
               f.get(pos);
               lanes([4, 4, 4, 4]);
               f.simd(Simd.i32x4_add).set(pos);
-            });
+            };
+            if (C.L >= 4) {
+              count(x, Math.floor(C.L / 4), () => {
+                f.get(op);
+                step(false);
+                f.simdMem(Simd.v128_store, 0);
+                advance();
+              });
+            }
+            if (tail === 2) {
+              // the last two positions: lanes 0 and 1 (2 and 3 are neither read nor stored)
+              f.get(op);
+              step(true);
+              f.simdMem(Simd.v128_store64_lane, 0).emit(0);
+              f.get(op).i32(8).op(Op.i32_add).set(op);
+            }
             f.get(row).i32(C.L).op(Op.i32_add).set(row);
           }))));
   });
@@ -1038,18 +1067,19 @@ function buildTilingScatter(p: Plan): TilingScatter | null {
   const code = m.bytes(), id = nextModuleId++;
   new WebAssembly.Module(code); // validate now: an invalid module leaves this geometry to the JS scatter
   return {
-    run(R, g, P) {
-      // [indices][cotangent][results][module bytes], 16-byte aligned
+    run(R, g, P, mask) {
+      // [indices][cotangent][results][mask][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
-      const gPtr = al(P * O * 4), outPtr = al(gPtr + P * O * 4), codePtr = al(outPtr + P * S * 4);
+      const gPtr = al(P * O * 4), outPtr = al(gPtr + P * O * 4), mPtr = al(outPtr + P * S * 4);
+      const codePtr = al(mPtr + (masked ? P * S * 4 : 0));
       const mm = growWasmHeap(codePtr + code.length + 16);
-      if (!mm) return null;
-      const rAt = placeInHeap(R, 0), gAt = placeInHeap(g, gPtr);
+      if (!mm || masked !== (mask !== undefined)) return null;
+      const rAt = placeInHeap(R, 0), gAt = placeInHeap(g, gPtr), mAt = mask ? placeInHeap(mask, mPtr) : 0;
       const slot = outputSlot(P * S * 4), o = slot?.at ?? outPtr;
       new Uint8Array(mm.buffer, codePtr, code.length).set(code);
       const T = Math.min(getNumThreads(), P), pool = P * S >= windowTuning.threadMinWork ? windowPool.get(T) : null;
       const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, O, S, S, rAt, rAt, o, 0, 0, 0, gAt - rAt]);
+      params.set([id, codePtr, code.length, P, O, S, S, rAt, rAt, o, 0, 0, 0, gAt - rAt, mask ? mAt - o : 0]);
       localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
       const shares = pool ? sharesOf(P, T) : 1;
       const out = runThenCopyOut(
@@ -1279,6 +1309,33 @@ registerPattern((node, _uses, input) => {
     buffer: out,
     name: saved ? "scatterAdd at saved windowArgmax" : "windowArgmaxT (scatterAdd at windowArgmax)",
   };
+});
+
+// relu's backward after max pooling's: where(c, S, 0) with S the argmax scatter onto +0 of a pool whose input is
+// the relu y = where(c, x, 0), c = (x > 0), with the same c. There c ⇔ y > 0, so the dense scatter masked by y
+// gives it in one pass: c true: S (g + 0 at the argmax, +0 elsewhere); c false: +0.
+registerPattern((node, uses, input) => {
+  if (node.op !== "where" || node.dtype !== "float32" || !wasmActive() || !useWasm) return null;
+  const [c, a, z] = node.inputs;
+  if (!isPlusZero(z) || a.buffer) return null;
+  const sc = a.op === "reshape" ? a.inputs[0] : a;
+  if (!sc || sc.buffer || sc.op !== "scatterAdd" || uses(sc) !== 1) return null;
+  const [base, ir, upd] = sc.inputs;
+  if ((sc as Node<"scatterAdd">).params.axis !== sc.shape.length - 1 || !isPlusZero(base)) return null;
+  // the pool's input is the relu (its values noted on c when it was realized, its id on a realized argmax)
+  const am = argmaxBehind(ir), y = reluValuesOf(c);
+  if (!am || !(y instanceof Float32Array) || y.length !== node.size) return null;
+  if (argmaxInputId(am) !== c.noted?.reluId) return null;
+  const axes = axesOf(am);
+  if (upd.shape.join() !== ir.shape.join() || last(ir) !== cellsOf(am)) return null;
+  const p = plan("argmax", axes), k = tilingScatterKernel(axes, p, true);
+  if (!k) return null;
+  const R = (am.buffer as Int32Array | undefined) ?? runWindow("argmax", axes, "int32", y) as Int32Array;
+  materialize(am, R);
+  const g = input(upd);
+  if (!(g instanceof Float32Array)) return null;
+  const out = k.run(R, g, R.length / p.O, y);
+  return out && { buffer: out, name: "dense scatter at windowArgmax, masked by the relu" };
 });
 
 registerPattern((node, uses, input) => {

@@ -588,7 +588,10 @@ Deno.test("dense argmax scatter where windows tile the input: the JS reference's
     ["1×4", [2, 3, 4, 16], (a) => ts.maxPool2d(a, { kernelSize: [1, 4] }), true],
     ["2×1 (one column wide)", [2, 3, 8, 12], (a) => ts.maxPool2d(a, { kernelSize: [2, 1] }), true],
     ["2×2×2, 3-D", [1, 2, 4, 6, 8], (a) => ts.maxPool3d(a, { kernelSize: 2 }), true],
-    ["rows not a multiple of 4", [2, 3, 8, 6], (a) => ts.maxPool2d(a, { kernelSize: 2 }), false],
+    ["rows of 6 (a half step)", [2, 3, 8, 6], (a) => ts.maxPool2d(a, { kernelSize: 2 }), true],
+    ["rows of 14, 2×2", [2, 3, 6, 14], (a) => ts.maxPool2d(a, { kernelSize: 2 }), true],
+    ["rows of 10, 2×1", [2, 3, 4, 10], (a) => ts.maxPool2d(a, { kernelSize: [2, 1] }), true],
+    ["rows of 7 (odd)", [2, 3, 4, 7], (a) => ts.maxPool2d(a, { kernelSize: [2, 1] }), false],
     ["3 wide", [2, 3, 6, 12], (a) => ts.maxPool2d(a, { kernelSize: 3 }), false],
     ["overlapping", [2, 3, 9, 17], (a) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), false],
   ];
@@ -609,6 +612,42 @@ Deno.test("dense argmax scatter where windows tile the input: the JS reference's
         windowTuning.threadMinWork = prevMin;
         const log = withBackend("wasm", () => kernelLogOf(() => grad().forEach((a) => a.dataSync())));
         assertEquals(log.some((l) => l.startsWith("dense scatter")), dense, `${name}: ${log.join("; ")}`);
+      }
+    }
+  } finally {
+    windowTuning.threadMinWork = prevMin;
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+});
+
+Deno.test("relu's backward after max pooling's as one masked dense scatter: the JS reference's bits", () => {
+  if (!has()) return;
+  const cases: [string, number[], (a: NDArray) => NDArray, boolean][] = [
+    ["relu, 2×2", [2, 3, 8, 16], (a) => ts.maxPool2d(ts.relu(a), { kernelSize: 2 }), true],
+    ["relu, 2×2, rows of 14", [2, 3, 6, 14], (a) => ts.maxPool2d(ts.relu(a), { kernelSize: 2 }), true],
+    ["relu, overlapping windows", [2, 3, 9, 17], (a) => ts.maxPool2d(ts.relu(a), { kernelSize: 3, stride: 2 }), false],
+    // not relu's condition: where(x > 0.5, x, 0) is not masked by its output
+    ["threshold 0.5", [2, 3, 8, 16], (a) => ts.maxPool2d(ts.where(ts.greater(a, 0.5), a, 0), { kernelSize: 2 }), false],
+  ];
+  const prevMin = windowTuning.threadMinWork;
+  try {
+    for (const [name, shape, f, masked] of cases) {
+      for (const [ties, special] of [[false, true], [true, false]]) {
+        const x = data(shape, 41, "float32", ties, special);
+        const both = (): NDArray[] => {
+          const [y, pull] = ts.vjp(f, x);
+          const g = (pull(data(y.shape, 42, "float32", false, true)) as NDArray[])[0];
+          ts.realizeAll([y, g]);
+          return [y, g];
+        };
+        windowTuning.threadMinWork = 1;
+        for (const T of [1, 2, 3]) {
+          ts.setNumThreads(T);
+          same(`${name} (ties ${ties}, specials ${special}), ${T} threads`, both);
+        }
+        windowTuning.threadMinWork = prevMin;
+        const log = withBackend("wasm", () => kernelLogOf(both));
+        assertEquals(log.some((l) => l.includes("masked by the relu")), masked, `${name}: ${log.join("; ")}`);
       }
     }
   } finally {
