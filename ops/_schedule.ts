@@ -125,10 +125,15 @@ function finish(node: Node, buffer: TypedArray): void {
   node.inputs = [];
 }
 
+/** The value of `n` when it is an unrealized constant (a fill, or a broadcast of one), else undefined. */
+export function fillValueOf(n: Node): number | undefined {
+  const f = !n.buffer && n.op === "expand" ? n.inputs[0] : n;
+  return f && !f.buffer && f.op === "fill" ? (f as Node<"fill">).params.value : undefined;
+}
+
 /** `n` is the constant +0 (a fill, or a broadcast of one). */
 export function isPlusZero(n: Node): boolean {
-  const f = !n.buffer && n.op === "expand" ? n.inputs[0] : n;
-  return !!f && !f.buffer && f.op === "fill" && Object.is((f as Node<"fill">).params.value, 0);
+  return Object.is(fillValueOf(n), 0);
 }
 
 // A realized node drops its inputs; what a fast path needs to know afterwards is noted on the nodes that stay in

@@ -16,9 +16,17 @@
 import { allocate, type TypedArray } from "./_dtype.ts";
 import { type Node, sizeOf, type WindowAxis } from "./_graph.ts";
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
-import { argmaxInputId, isPlusZero, materialize, readsStored, registerPattern, reluValuesOf } from "./_schedule.ts";
+import {
+  argmaxInputId,
+  fillValueOf,
+  isPlusZero,
+  materialize,
+  readsStored,
+  registerPattern,
+  reluValuesOf,
+} from "./_schedule.ts";
 import { F64, FuncBuilder, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { copyOut, runThenCopyOut, sharesOf } from "./_pool_threads.ts";
+import { copyOut, runThenCopyOut, sharesOf, type WasmThreadPool } from "./_pool_threads.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -452,6 +460,32 @@ export const WINDOW_THREAD_MIN_WORK = 1 << 18;
 /** Tunables (tests lower the threading threshold). */
 export const windowTuning: { threadMinWork: number } = { threadMinWork: WINDOW_THREAD_MIN_WORK };
 
+/** The threads of a job over P planes of `work` tap-cells: the pool from `windowTuning.threadMinWork` on. */
+function jobThreads(P: number, work: number): { T: number; pool: WasmThreadPool | null; shares: number } {
+  const T = Math.min(getNumThreads(), P), pool = work >= windowTuning.threadMinWork ? windowPool.get(T) : null;
+  return { T, pool, shares: pool ? sharesOf(P, T) : 1 };
+}
+
+/**
+ * Run a window job: module `id` from its `code` written at byte `codePtr`, then
+ * `params` (WORK_SETUP's, from P on); a fresh copy of its results `view`.
+ */
+function runJob<A extends Float32Array | Int32Array>(
+  job: { T: number; pool: WasmThreadPool | null; shares: number },
+  id: number,
+  code: Uint8Array,
+  codePtr: number,
+  params: number[],
+  view: A,
+): A {
+  const heap = wasmHeap();
+  new Uint8Array(heap.buffer, codePtr, code.length).set(code);
+  const p = job.pool ? job.pool.params : localParams;
+  p.set([id, codePtr, code.length, ...params]);
+  localWork ??= new Function("exports", "memory", WORK_SETUP)(null, heap) as typeof localWork;
+  return runThenCopyOut(job.pool, job.T, job.shares, (s, S) => localWork!(p, s, S), view);
+}
+
 /** The n values at byte `at` of the heap (int32 argmax indices, else float32). */
 function heapView(int: boolean, at: number, n: number): Float32Array | Int32Array {
   return int ? new Int32Array(wasmHeap().buffer, at, n) : new Float32Array(wasmHeap().buffer, at, n);
@@ -487,20 +521,22 @@ interface WasmKernel {
 
 const wasmKernels = new Map<string, WasmKernel | null>();
 
-/** The kernel cached under `key`, built on first use (null, also cached, when it cannot be built). */
-function cachedKernel(key: string, build: () => WasmKernel | null): WasmKernel | null {
-  let k = wasmKernels.get(key);
+/** The kernel cached under `key` in `cache`, built on first use (null, also cached, when it cannot be built). */
+function cachedIn<K>(cache: Map<string, K | null>, key: string, build: () => K | null): K | null {
+  let k = cache.get(key);
   if (k === undefined) {
     try {
       k = build();
     } catch {
       k = null;
     }
-    if (wasmKernels.size > 256) wasmKernels.delete(wasmKernels.keys().next().value!);
-    wasmKernels.set(key, k);
+    if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    cache.set(key, k);
   }
   return k;
 }
+
+const cachedKernel = (key: string, build: () => WasmKernel | null) => cachedIn(wasmKernels, key, build);
 
 /** "post": divide each cell's sum by D[cell]; "pre": divide each input by D[position] first. */
 type DivMode = "none" | "post" | "pre";
@@ -831,22 +867,18 @@ function buildWasm(
       // [padded x][raw x][results (indices, then maxima)][divisor][row sums per share][module bytes], 16-byte
       // aligned; the maxima are not kept resident (a slot holds the indices alone)
       const al = (n: number) => (n + 15) & ~15;
-      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
-      const shares = pool ? sharesOf(P, T) : 1, rBytes = shared ? al(LA * LB * rowBytes) : 0;
+      const job = jobThreads(P, P * O * K), rBytes = shared ? al(LA * LB * rowBytes) : 0;
       const xPtr = 0, rawPtr = hasPad ? al(P * Sp * 4) : 0, vBytes = maxima ? P * O * 4 : 0;
       const nD = divMode === "post" ? O : divMode === "pre" ? S : 0;
       const outPtr = al(rawPtr + P * S * 4), dPtr = al(outPtr + P * O * 4 + vBytes), rPtr = al(dPtr + nD * 4);
-      const codePtr = rPtr + shares * rBytes;
+      const codePtr = rPtr + job.shares * rBytes;
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       const raw = placeInHeap(x, rawPtr), slot = resident && !maxima ? outputSlot(P * O * 4) : null;
       const o = slot?.at ?? outPtr;
       if (nD > 0) new Float32Array(mm.buffer, dPtr, nD).set(D!);
-      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
-      const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes, vBytes]);
-      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      const out = runThenCopyOut(pool, T, shares, (s, S) => localWork!(params, s, S), heapView(int, o, P * O));
+      const params = [P, Sp, S, O, raw, hasPad ? xPtr : raw, o, dPtr, rPtr, rBytes, vBytes];
+      const out = runJob(job, id, code, codePtr, params, heapView(int, o, P * O));
       const values = maxima ? copyOut(new Float32Array(mm.buffer, o + vBytes, P * O)) : undefined;
       return { out, maxima: values, keep: () => slot?.keep(out) };
     },
@@ -935,19 +967,15 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
     run(x, P, D, resident, int) {
       // [g][results][divisor][a double plane per share][module bytes], 16-byte aligned
       const al = (n: number) => (n + 15) & ~15;
-      const T = Math.min(getNumThreads(), P), pool = P * O * K >= windowTuning.threadMinWork ? windowPool.get(T) : null;
-      const shares = pool ? sharesOf(P, T) : 1;
+      const job = jobThreads(P, P * O * K);
       const xPtr = 0, outPtr = al(P * O * 4), dPtr = al(outPtr + P * S * 4), scrPtr = al(dPtr + (div ? O * 4 : 0));
-      const codePtr = al(scrPtr + shares * Sp * 8);
+      const codePtr = al(scrPtr + job.shares * Sp * 8);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       const g = placeInHeap(x, xPtr), slot = resident ? outputSlot(P * S * 4) : null, o = slot?.at ?? outPtr;
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
-      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
-      const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8]);
-      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      const out = runThenCopyOut(pool, T, shares, (s, S) => localWork!(params, s, S), heapView(int, o, P * S));
+      const params = [P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8];
+      const out = runJob(job, id, code, codePtr, params, heapView(int, o, P * S));
       return { out, keep: () => slot?.keep(out) };
     },
   };
@@ -965,18 +993,7 @@ const tilingKernels = new Map<string, TilingScatter | null>();
 
 /** The dense argmax scatter of a geometry whose windows tile the input (see {@linkcode buildTilingScatter}). */
 function tilingScatterKernel(axes: WindowAxis[], p: Plan, masked = false): TilingScatter | null {
-  const key = `${masked}|${geometryKey(axes)}`;
-  let k = tilingKernels.get(key);
-  if (k === undefined) {
-    try {
-      k = buildTilingScatter(p, masked);
-    } catch {
-      k = null;
-    }
-    if (tilingKernels.size > 256) tilingKernels.clear();
-    tilingKernels.set(key, k);
-  }
-  return k;
+  return cachedIn(tilingKernels, `${masked}|${geometryKey(axes)}`, () => buildTilingScatter(p, masked));
 }
 
 /**
@@ -1076,19 +1093,8 @@ function buildTilingScatter(p: Plan, masked: boolean): TilingScatter | null {
       if (!mm || masked !== (mask !== undefined)) return null;
       const rAt = placeInHeap(R, 0), gAt = placeInHeap(g, gPtr), mAt = mask ? placeInHeap(mask, mPtr) : 0;
       const slot = outputSlot(P * S * 4), o = slot?.at ?? outPtr;
-      new Uint8Array(mm.buffer, codePtr, code.length).set(code);
-      const T = Math.min(getNumThreads(), P), pool = P * S >= windowTuning.threadMinWork ? windowPool.get(T) : null;
-      const params = pool ? pool.params : localParams;
-      params.set([id, codePtr, code.length, P, O, S, S, rAt, rAt, o, 0, 0, 0, gAt - rAt, mask ? mAt - o : 0]);
-      localWork ??= new Function("exports", "memory", WORK_SETUP)(null, mm) as typeof localWork;
-      const shares = pool ? sharesOf(P, T) : 1;
-      const out = runThenCopyOut(
-        pool,
-        T,
-        shares,
-        (s, S) => localWork!(params, s, S),
-        new Float32Array(mm.buffer, o, P * S),
-      );
+      const params = [P, O, S, S, rAt, rAt, o, 0, 0, 0, gAt - rAt, mask ? mAt - o : 0];
+      const out = runJob(jobThreads(P, P * S), id, code, codePtr, params, new Float32Array(mm.buffer, o, P * S));
       slot?.keep(out);
       return out;
     },
@@ -1251,6 +1257,28 @@ function argmaxBehind(ir: Node): Node | null {
 }
 
 const last = (n: Node): number => n.shape[n.shape.length - 1];
+
+/**
+ * `node` a scatterAdd along its last axis at the indices of a window argmax
+ * (behind a reshape), one update per cell of planes of the argmax's input
+ * size: its base, argmax, updates and window axes; else null.
+ */
+function argmaxScatter(node: Node): { base: Node; am: Node; upd: Node; axes: WindowAxis[] } | null {
+  if (node.op !== "scatterAdd" || (node as Node<"scatterAdd">).params.axis !== node.shape.length - 1) return null;
+  const [base, ir, upd] = node.inputs;
+  const am = argmaxBehind(ir);
+  if (!am || upd.dtype !== node.dtype || upd.shape.join() !== ir.shape.join()) return null;
+  const axes = axesOf(am);
+  if (last(node) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
+  return { base, am, upd, axes };
+}
+
+/** The argmax indices of `am`: the ones kept on it, else computed from its input `x()` and kept. */
+function argmaxIndices(am: Node, x: () => TypedArray): Int32Array {
+  const R = (am.buffer as Int32Array | null) ?? runWindow("argmax", axesOf(am), "int32", x()) as Int32Array;
+  materialize(am, R);
+  return R;
+}
 const wasmActive = (): boolean => getBackend() === "wasm";
 
 registerPattern((node, useCount, input) => {
@@ -1279,24 +1307,16 @@ registerPattern((node, useCount, input) => {
 // later pullback of the same forward scatters at them without recomputing
 // the argmax (PyTorch's max_pool saves its indices the same way).
 registerPattern((node, _uses, input) => {
-  if (node.op !== "scatterAdd" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
-  const axis = (node as Node<"scatterAdd">).params.axis;
-  const [base, ir, upd] = node.inputs;
-  if (axis !== node.shape.length - 1 || base.buffer || base.op !== "expand") return null;
-  const fill = base.inputs[0];
-  if (!fill || fill.buffer || fill.op !== "fill" || fill.shape.length !== 0) return null;
-  const am = argmaxBehind(ir);
-  if (!am || upd.dtype !== node.dtype || upd.shape.join() !== ir.shape.join()) return null;
-  const axes = axesOf(am);
-  if (last(node) !== sizeOf(axes.map((a) => a.size)) || last(ir) !== cellsOf(am)) return null;
-  const saved = am.buffer as Int32Array | undefined;
-  const R = saved ?? runWindow("argmax", axes, "int32", input(am.inputs[0])) as Int32Array;
-  materialize(am, R);
+  if (!wasmActive() || !FLOAT.has(node.dtype)) return null;
+  const sc = argmaxScatter(node);
+  if (!sc) return null;
+  const { base, am, upd, axes } = sc;
+  // onto a broadcast scalar
+  const v = fillValueOf(base);
+  if (base.buffer || base.op !== "expand" || base.inputs[0].shape.length !== 0 || v === undefined) return null;
+  const saved = am.buffer !== null, R = argmaxIndices(am, () => input(am.inputs[0]));
   const [A, B, C] = [...Array(3 - axes.length).fill(TRIVIAL), ...axes].map(axisInfo);
-  const S = A.L * B.L * C.L,
-    O = A.O * B.O * C.O,
-    P = O === 0 ? 0 : R.length / O,
-    v = (fill as Node<"fill">).params.value;
+  const S = A.L * B.L * C.L, O = A.O * B.O * C.O, P = O === 0 ? 0 : R.length / O;
   const g = input(upd);
   if (Object.is(v, 0) && g instanceof Float32Array && node.dtype === "float32" && useWasm) {
     const dense = tilingScatterKernel(axes, plan("argmax", axes))?.run(R, g, P);
@@ -1318,20 +1338,16 @@ registerPattern((node, uses, input) => {
   if (node.op !== "where" || node.dtype !== "float32" || !wasmActive() || !useWasm) return null;
   const [c, a, z] = node.inputs;
   if (!isPlusZero(z) || a.buffer) return null;
-  const sc = a.op === "reshape" ? a.inputs[0] : a;
-  if (!sc || sc.buffer || sc.op !== "scatterAdd" || uses(sc) !== 1) return null;
-  const [base, ir, upd] = sc.inputs;
-  if ((sc as Node<"scatterAdd">).params.axis !== sc.shape.length - 1 || !isPlusZero(base)) return null;
+  const s = a.op === "reshape" ? a.inputs[0] : a;
+  const sc = s && !s.buffer && uses(s) === 1 ? argmaxScatter(s) : null;
+  if (!sc || !isPlusZero(sc.base)) return null;
+  const { am, upd, axes } = sc;
   // the pool's input is the relu (its values noted on c when it was realized, its id on a realized argmax)
-  const am = argmaxBehind(ir), y = reluValuesOf(c);
-  if (!am || !(y instanceof Float32Array) || y.length !== node.size) return null;
-  if (argmaxInputId(am) !== c.noted?.reluId) return null;
-  const axes = axesOf(am);
-  if (upd.shape.join() !== ir.shape.join() || last(ir) !== cellsOf(am)) return null;
+  const y = reluValuesOf(c);
+  if (!(y instanceof Float32Array) || y.length !== node.size || argmaxInputId(am) !== c.noted?.reluId) return null;
   const p = plan("argmax", axes), k = tilingScatterKernel(axes, p, true);
   if (!k) return null;
-  const R = (am.buffer as Int32Array | undefined) ?? runWindow("argmax", axes, "int32", y) as Int32Array;
-  materialize(am, R);
+  const R = argmaxIndices(am, () => y);
   const g = input(upd);
   if (!(g instanceof Float32Array)) return null;
   const out = k.run(R, g, R.length / p.O, y);
@@ -1416,10 +1432,9 @@ registerKernel("wasm", "scatterAdd", (node, inputs) => {
 // onto a constant base (the zeros of a gather's adjoint): no base buffer at all
 registerPattern((node, _uses, input) => {
   if (node.op !== "scatterAdd" || !wasmActive() || !FLOAT.has(node.dtype)) return null;
-  const base = node.inputs[0];
-  const fill = !base.buffer && base.op === "expand" ? base.inputs[0] : base;
-  if (!fill || fill.buffer || fill.op !== "fill") return null;
-  const v = (fill as Node<"fill">).params.value, base0 = node.dtype === "float32" ? Math.fround(v) : v;
+  const v = fillValueOf(node.inputs[0]);
+  if (v === undefined) return null;
+  const base0 = node.dtype === "float32" ? Math.fround(v) : v;
   const out = scatterUnique(node, base0, input(node.inputs[1]), input(node.inputs[2]));
   return out && { buffer: out, name: "scatterAdd onto a constant" };
 });
