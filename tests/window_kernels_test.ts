@@ -86,6 +86,21 @@ function bothPaths(body: () => void): () => void {
   };
 }
 
+/** `same` on 1..3 threads, the window kernels threaded from the smallest job (planes split across workers). */
+function sameOnThreads(what: string, f: () => NDArray | NDArray[]): void {
+  const prevMin = windowTuning.threadMinWork;
+  windowTuning.threadMinWork = 1;
+  try {
+    for (const T of [1, 2, 3]) {
+      ts.setNumThreads(T);
+      same(`${what}, ${T} threads`, f);
+    }
+  } finally {
+    windowTuning.threadMinWork = prevMin;
+    ts.setNumThreads(navigator.hardwareConcurrency);
+  }
+}
+
 Deno.test(
   "window kernels: maxPool/avgPool 1-D, 2-D, 3-D forward and gradient equal the JS reference",
   bothPaths(() => {
@@ -421,17 +436,7 @@ Deno.test("window kernels: the fused fast paths run (kernel log) and equal the u
       ts.realizeAll([y, g]);
       return [y, g];
     };
-    const prevMin = windowTuning.threadMinWork;
-    windowTuning.threadMinWork = 1;
-    try {
-      for (const T of [1, 2, 3]) {
-        ts.setNumThreads(T);
-        same(`maxima with the gradient, k ${k} s ${st} p ${pad} d ${dil}, ${T} threads`, both);
-      }
-    } finally {
-      windowTuning.threadMinWork = prevMin;
-      ts.setNumThreads(navigator.hardwareConcurrency);
-    }
+    sameOnThreads(`maxima with the gradient, k ${k} s ${st} p ${pad} d ${dil}`, both);
     const log = withBackend("wasm", () => kernelLogOf(both));
     assertEquals(log.some((l) => l.startsWith("windowArgmax and its maxima")), pad === 0, log.join("; "));
   }
@@ -595,28 +600,17 @@ Deno.test("dense argmax scatter where windows tile the input: the JS reference's
     ["3 wide", [2, 3, 6, 12], (a) => ts.maxPool2d(a, { kernelSize: 3 }), false],
     ["overlapping", [2, 3, 9, 17], (a) => ts.maxPool2d(a, { kernelSize: 3, stride: 2 }), false],
   ];
-  const prevMin = windowTuning.threadMinWork;
-  try {
-    for (const [name, shape, pool, dense] of cases) {
-      for (const [ties, special] of [[false, true], [true, false]]) {
-        const x = data(shape, 31, "float32", ties, special);
-        const grad = () => {
-          const [y, pull] = ts.vjp(pool, x);
-          return pull(data(y.shape, 32, "float32", false, true)) as NDArray[];
-        };
-        windowTuning.threadMinWork = 1;
-        for (const T of [1, 2, 3]) {
-          ts.setNumThreads(T);
-          same(`${name} (ties ${ties}, specials ${special}), ${T} threads`, grad);
-        }
-        windowTuning.threadMinWork = prevMin;
-        const log = withBackend("wasm", () => kernelLogOf(() => grad().forEach((a) => a.dataSync())));
-        assertEquals(log.some((l) => l.startsWith("dense scatter")), dense, `${name}: ${log.join("; ")}`);
-      }
+  for (const [name, shape, pool, dense] of cases) {
+    for (const [ties, special] of [[false, true], [true, false]]) {
+      const x = data(shape, 31, "float32", ties, special);
+      const grad = () => {
+        const [y, pull] = ts.vjp(pool, x);
+        return pull(data(y.shape, 32, "float32", false, true)) as NDArray[];
+      };
+      sameOnThreads(`${name} (ties ${ties}, specials ${special})`, grad);
+      const log = withBackend("wasm", () => kernelLogOf(() => grad().forEach((a) => a.dataSync())));
+      assertEquals(log.some((l) => l.startsWith("dense scatter")), dense, `${name}: ${log.join("; ")}`);
     }
-  } finally {
-    windowTuning.threadMinWork = prevMin;
-    ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
 
@@ -629,29 +623,18 @@ Deno.test("relu's backward after max pooling's as one masked dense scatter: the 
     // not relu's condition: where(x > 0.5, x, 0) is not masked by its output
     ["threshold 0.5", [2, 3, 8, 16], (a) => ts.maxPool2d(ts.where(ts.greater(a, 0.5), a, 0), { kernelSize: 2 }), false],
   ];
-  const prevMin = windowTuning.threadMinWork;
-  try {
-    for (const [name, shape, f, masked] of cases) {
-      for (const [ties, special] of [[false, true], [true, false]]) {
-        const x = data(shape, 41, "float32", ties, special);
-        const both = (): NDArray[] => {
-          const [y, pull] = ts.vjp(f, x);
-          const g = (pull(data(y.shape, 42, "float32", false, true)) as NDArray[])[0];
-          ts.realizeAll([y, g]);
-          return [y, g];
-        };
-        windowTuning.threadMinWork = 1;
-        for (const T of [1, 2, 3]) {
-          ts.setNumThreads(T);
-          same(`${name} (ties ${ties}, specials ${special}), ${T} threads`, both);
-        }
-        windowTuning.threadMinWork = prevMin;
-        const log = withBackend("wasm", () => kernelLogOf(both));
-        assertEquals(log.some((l) => l.includes("masked by the relu")), masked, `${name}: ${log.join("; ")}`);
-      }
+  for (const [name, shape, f, masked] of cases) {
+    for (const [ties, special] of [[false, true], [true, false]]) {
+      const x = data(shape, 41, "float32", ties, special);
+      const both = (): NDArray[] => {
+        const [y, pull] = ts.vjp(f, x);
+        const g = (pull(data(y.shape, 42, "float32", false, true)) as NDArray[])[0];
+        ts.realizeAll([y, g]);
+        return [y, g];
+      };
+      sameOnThreads(`${name} (ties ${ties}, specials ${special})`, both);
+      const log = withBackend("wasm", () => kernelLogOf(both));
+      assertEquals(log.some((l) => l.includes("masked by the relu")), masked, `${name}: ${log.join("; ")}`);
     }
-  } finally {
-    windowTuning.threadMinWork = prevMin;
-    ts.setNumThreads(navigator.hardwareConcurrency);
   }
 });
