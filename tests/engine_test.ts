@@ -129,33 +129,15 @@ Deno.test("engine: a realized node keeps its buffer and drops its inputs", () =>
   assertEquals(y.toArray(), [8, 12, 16]);
 });
 
-Deno.test({
-  name:
-    "a batch of freed arrays larger than glibc's trim threshold stays mapped (the heap reserve below a pinned block)",
-  ignore: Deno.build.os !== "linux", // glibc's behaviour; other allocators keep their own policies
-}, () => {
-  // 72 MiB freed at once (as a collection frees a loop's outputs) would be given back to the system above the
-  // 62 MiB trim threshold; in the reserve it stays, and the next 72 MiB reuse it
+/**
+ * RSS growth while `n` 4 MiB arrays are allocated and written a second time,
+ * after a first `n` were allocated, written and freed at once (as a collection
+ * frees a loop's outputs): ~0 when the freed memory is reused, 4n MiB when the
+ * arrays come back as fresh pages.
+ */
+function rssGrowthReallocating(n: number): number {
   const round = (between?: () => void) => {
-    const arrays = Array.from({ length: 18 }, () => allocate("float32", 1 << 20).fill(1));
-    between?.();
-    for (const a of arrays) (a.buffer as ArrayBuffer).transfer(0);
-  };
-  round();
-  const rss0 = Deno.memoryUsage().rss;
-  let grown = 0;
-  round(() => grown = Deno.memoryUsage().rss - rss0);
-  assertLess(grown, 8 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB re-allocating 72 MiB of freed arrays`);
-});
-
-Deno.test({
-  name: "arrays below 31 MiB reuse freed heap memory, not fresh pages (glibc's malloc thresholds raised)",
-  ignore: Deno.build.os !== "linux", // glibc's behaviour; other allocators keep their own policies
-}, () => {
-  // ten 4 MiB arrays written and freed (40 MiB, below the raised trim threshold), then ten more: reused memory is
-  // resident already, fresh pages (mmapped, or the heap's top after it was given back) add 40 MiB of RSS
-  const round = (between?: () => void) => {
-    const arrays = Array.from({ length: 10 }, () => allocate("float32", 1 << 20).fill(1));
+    const arrays = Array.from({ length: n }, () => allocate("float32", 1 << 20).fill(1));
     between?.();
     for (const a of arrays) (a.buffer as ArrayBuffer).transfer(0); // free now, as a collection would later
   };
@@ -163,5 +145,24 @@ Deno.test({
   const rss0 = Deno.memoryUsage().rss;
   let grown = 0;
   round(() => grown = Deno.memoryUsage().rss - rss0);
+  return grown;
+}
+
+Deno.test({
+  name:
+    "a batch of freed arrays larger than glibc's trim threshold stays mapped (the heap reserve below a pinned block)",
+  ignore: Deno.build.os !== "linux", // glibc's behaviour; other allocators keep their own policies
+}, () => {
+  // 72 MiB freed at once would be given back to the system above the 62 MiB trim threshold; in the reserve it stays
+  const grown = rssGrowthReallocating(18);
+  assertLess(grown, 8 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB re-allocating 72 MiB of freed arrays`);
+});
+
+Deno.test({
+  name: "arrays below 31 MiB reuse freed heap memory, not fresh pages (glibc's malloc thresholds raised)",
+  ignore: Deno.build.os !== "linux", // glibc's behaviour; other allocators keep their own policies
+}, () => {
+  // 40 MiB, below the raised trim threshold: fresh pages (mmapped, or the heap's top given back) would add 40 MiB
+  const grown = rssGrowthReallocating(10);
   assertLess(grown, 8 << 20, `RSS grew by ${(grown / 2 ** 20).toFixed(1)} MiB re-allocating 40 MiB of freed arrays`);
 });
