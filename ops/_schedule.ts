@@ -136,14 +136,24 @@ export function isPlusZero(n: Node): boolean {
   return Object.is(fillValueOf(n), 0);
 }
 
+/** `y` a relu `where(c, x, +0)` with `c = (x > 0)`: x, else null. */
+export function reluInput(y: Node): Node | null {
+  if (y.op !== "where") return null;
+  const [c, x, z] = y.inputs;
+  if (c.op !== "binary" || (c as Node<"binary">).params.op !== "gt" || !isPlusZero(z)) return null;
+  return c.inputs[0] === x && isPlusZero(c.inputs[1]) && c.shape.join() === y.shape.join() ? x : null;
+}
+
 // A realized node drops its inputs; what a fast path needs to know afterwards is noted on the nodes that stay in
 // the graph (plain fields: weak maps kept the values until a full collection and raised the training loop's peak
-// RSS by 200+ MiB). relu y = where(c, x, +0) with c = (x > 0): y's values on c (c ⇔ value > 0 everywhere).
+// RSS by 200+ MiB). relu y = where(c, x, +0) with c = (x > 0): y's values on c (c ⇔ value > 0 everywhere), and c
+// now reads y (y > 0, the same values), so its later uses (relu's backward) need neither x nor what x fused (a
+// convolution whose bias and relu ran as its epilogue is never materialized).
 function noteRelu(y: Node): void {
-  if (y.op !== "where") return;
-  const [c, x, z] = y.inputs;
-  if (c.op !== "binary" || (c as Node<"binary">).params.op !== "gt" || !isPlusZero(z)) return;
-  if (c.inputs[0] === x && isPlusZero(c.inputs[1])) c.noted = { ...c.noted, reluId: y.id, reluValues: y.buffer! };
+  if (!reluInput(y)) return;
+  const c = y.inputs[0];
+  c.noted = { ...c.noted, reluId: y.id, reluValues: y.buffer! };
+  if (!c.buffer) c.inputs = [y, c.inputs[1]];
 }
 
 /** The values of the realized relu whose condition is `c` (y = where(c, x, +0), c = (x > 0)): c ⇔ value > 0. */

@@ -78,6 +78,7 @@ export const Op = {
   i32_gt_u: 0x4b,
   i32_le_s: 0x4c,
   i32_ge_s: 0x4e,
+  f32_gt: 0x5e,
   i32_add: 0x6a,
   i32_sub: 0x6b,
   i32_mul: 0x6c,

@@ -19,16 +19,21 @@
 //     kernels of `_wasm_depthwise.ts`.
 // A forced "direct" algorithm and float64 data run on the JS reference kernels
 // (`_conv_kernels.ts`); a forced "winograd" runs the wasm Winograd.
+// A bias and relu after the forward (conv2d's `bias`, then `.relu()`) run as an
+// epilogue on each output plane in the depthwise and Winograd kernels: the
+// convolution's own output is never materialized (the same values as the
+// composition: the float32 add, then where(v > 0, v, 0)).
 //
 // Every JS step runs on the calling thread in a fixed order and every wasm
 // kernel splits its work so that each output has one fixed summation order,
 // so results do not depend on the thread count.
 import { backend, getBackend, registerKernel, setBackend } from "./_backend.ts";
+import { registerPattern, reluInput } from "./_schedule.ts";
 import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { flippedWeights, type Geo3, geo3, type Taps, transposedGeo } from "./_conv_kernels.ts";
 import { col2imGradInput } from "./_wasm_col2im.ts";
-import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
+import { depthwiseWasm, depthwiseWasmApplies, type Epilogue } from "./_wasm_depthwise.ts";
 import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
@@ -484,7 +489,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
     groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
     return out;
   }
-  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out;
+  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out; // (not pointwise: 3x3)
   const iw = implicitGeom(q);
   if (iw) {
     forwardImplicit(q, iw, x, w, out);
@@ -866,6 +871,42 @@ function path(node: Node, inputs: TypedArray[], q: Geo3): "gemm" | "direct" | "w
   return q.G > 1 && q.Cog <= tuning.depthwiseMaxCog ? "direct" : "gemm";
 }
 
+/**
+ * `n` an unrealized float32 convolution, or one plus a bias broadcast over its
+ * channels (`add(conv, expand(bias [C] as [C, 1, ...]))`, either order; with
+ * `relu`, n may also be the convolution itself): the convolution and the
+ * bias's [C] node; else null.
+ */
+function convEpilogue(n: Node, relu: boolean): { conv: Node; bias: Node | null } | null {
+  const isConv = (c: Node) => c.op === "conv" && !c.buffer && c.dtype === "float32";
+  if (relu && isConv(n)) return { conv: n, bias: null };
+  if (n.op !== "binary" || (n as Node<"binary">).params.op !== "add" || n.buffer) return null;
+  for (const [conv, e] of [n.inputs, [...n.inputs].reverse()]) {
+    if (!isConv(conv) || e.op !== "expand" || e.buffer || e.shape.join() !== conv.shape.join()) continue;
+    const b = e.inputs[0], C = conv.shape[1], off = conv.shape.length - b.shape.length;
+    if (b.dtype === "float32" && b.size === C && off <= 1 && b.shape.every((d, k) => d === (k + off === 1 ? C : 1))) {
+      return { conv, bias: b };
+    }
+  }
+  return null;
+}
+
+/**
+ * The convolution `node` (its inputs' buffers `inputs`) with `epi` applied,
+ * where its kernel takes an epilogue: the depthwise kernels and Winograd; else
+ * null (the schedule then runs the composition).
+ */
+function forwardWithEpilogue(node: Node, inputs: TypedArray[], epi: Epilogue): Float32Array | null {
+  const [N, Cin] = node.inputs[0].shape, Cout = node.shape[1];
+  const q = geo3(node.params as ConvGeometry, N, Cin, Cout);
+  const p = path(node, inputs, q);
+  const [x, w] = inputs as Float32Array[];
+  if (p === "direct") return depthwiseWasmApplies(q) ? depthwiseWasm("forward", q, x, w, epi) : null;
+  if (p !== "winograd" && !(p === "gemm" && autoOf(node) && winogradPays(q, w))) return null;
+  const out = new Float32Array(N * Cout * q.Osz);
+  return winogradForward(q, x, w, out, p !== "winograd", epi) ? out : null;
+}
+
 if (GEMM_AVAILABLE) {
   registerKernel("wasm", "conv", (node, inputs) => {
     const [N, Cin] = node.inputs[0].shape, Cout = node.shape[1];
@@ -878,6 +919,17 @@ if (GEMM_AVAILABLE) {
       return winogradForward(q, x, w, out) ? out : reference(node, inputs);
     }
     return p === "direct" ? forwardDirect(q, x, w) : forwardGemm(q, x, w, autoOf(node));
+  });
+
+  registerPattern((node, uses, input) => {
+    if (getBackend() !== "wasm" || node.dtype !== "float32") return null;
+    const pre = reluInput(node), e = convEpilogue(pre ?? node, pre !== null);
+    if (!e || uses(e.conv) !== 1 || (pre && pre !== e.conv && uses(pre) !== 1)) return null;
+    const inputs = e.conv.inputs.map(input), bias = e.bias && input(e.bias);
+    if (bias && !(bias instanceof Float32Array)) return null;
+    const out = forwardWithEpilogue(e.conv, inputs, { bias, relu: pre !== null });
+    return out &&
+      { buffer: out, name: `conv with its ${bias ? "bias" : ""}${bias && pre ? " and " : ""}${pre ? "relu" : ""}` };
   });
 
   registerKernel("wasm", "convGradInput", (node, inputs) => {

@@ -242,6 +242,39 @@ export function copyFloats(f: FuncBuilder, dst: number, src: number, len: number
   });
 }
 
+/** A conv's output epilogue, applied per output plane while it is in cache: `+ bias[channel]`, then relu. */
+export interface Epilogue {
+  /** the bias, one value per output channel, or null */
+  bias: Float32Array | null;
+  /** relu after the bias: `v > 0 ? v : +0` (where(v > 0, v, 0): NaN and -0 give +0) */
+  relu: boolean;
+}
+
+/**
+ * `epi(at, n, b, relu)`: the n floats at byte address `at`, in place, v = v + b (float32, as the composition's add),
+ * then, when relu, v > 0 ? v : +0 (a mask of v > 0: NaN and -0 give +0).
+ */
+export function epilogueFunction(): FuncBuilder {
+  const f = new FuncBuilder([I32, I32, F32, I32], []);
+  const [at, n, b, relu] = f.params.map((_, i) => i);
+  const k = f.local(I32), bv = f.local(V128), v = f.local(V128), s = f.local(F32);
+  f.get(b).simd(Simd.f32x4_splat).set(bv);
+  f.forRange(k, () => f.i32(0), () => f.get(n).i32(3).op(Op.i32_sub), 4, () => {
+    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add);
+    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add).simdMem(Simd.v128_load, 0).get(bv).simd(Simd.f32x4_add)
+      .set(v);
+    f.get(relu).if_(V128).get(v).get(v).v128Zero().simd(Simd.f32x4_gt).simd(Simd.v128_and).else_().get(v).end();
+    f.simdMem(Simd.v128_store, 0);
+  });
+  f.forRange(k, () => f.get(k), () => f.get(n), 1, () => {
+    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add);
+    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add).mem(Op.f32_load, 2).get(b).op(Op.f32_add).tee(s);
+    f.f32(0).get(s).f32(0).op(Op.f32_gt).get(relu).op(Op.i32_eqz).op(Op.i32_or).op(Op.select);
+    f.mem(Op.f32_store, 2);
+  });
+  return f;
+}
+
 // ---------------------------------------------------------------- runtime
 
 function moduleBytes(g: Fixed): Uint8Array<ArrayBuffer> {
@@ -250,16 +283,17 @@ function moduleBytes(g: Fixed): Uint8Array<ArrayBuffer> {
   m.func(wgradFunction(g), "wgrad");
   m.func(scatterFunction(), "scatter");
   m.func(padFunction(), "pad");
+  m.func(epilogueFunction(), "epi");
   return m.bytes();
 }
 
 // The work of one job on thread t of T; the same source runs on the calling
 // thread and in the workers. params: [mode, N, C, Cog, S1, S2, O1, O2, K1, K2,
 // s1, s2, d1, d2, p1, p2, x, w, out, gy, scratch, scratchStride, moduleId,
-// codeByte, codeLength] (addresses in floats; a thread compiles the module of
+// codeByte, codeLength, bias (or -1), relu] (addresses in floats; a thread compiles the module of
 // a kernel size from the bytes the job left in memory when it first sees it). Modes: 0 forward, 1 input gradient at unit strides (w holds the
 // flipped taps, p the transposed padding), 2 weight gradient, 3 input
-// gradient by scatter.
+// gradient by scatter. The forward applies the epilogue (bias, relu) to each output plane it computes.
 const WORK_SETUP = `
   // the S1 x S2 plane at src into the zeroed Hp x Wp plane at dst, shifted by (p1, p2)
   const pad = (ex, src, S1, S2, dst, Hp, Wp, p1, p2) => {
@@ -270,6 +304,7 @@ const WORK_SETUP = `
   ${HEAP_MODULES}
   return (P, t, T, th = t) => {
     const [mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, id] = P;
+    const B = P[25], relu = P[26];
     const exports = heapModule(id, P[23], P[24]);
     const H = new Float32Array(memory.buffer), K = K1 * K2, Ss = S1 * S2, Os = O1 * O2;
     // the weight gradient's unit is one filter (channel c, multiplier m), so first layers (C = 1) split too
@@ -283,6 +318,7 @@ const WORK_SETUP = `
         for (let m = 0; m < Cog; m++) {
           const o = (n * C + c) * Cog + m;
           exports.conv(scr * 4, (W + (c * Cog + m) * K) * 4, s1, s2, (OUT + o * Os) * 4, O1, O2, 0);
+          if (B >= 0 || relu) exports.epi((OUT + o * Os) * 4, Os, B >= 0 ? H[B + c * Cog + m] : 0, relu);
         }
       } else if (mode === 1) {
         // dx = Σ_m conv(pad(gy_m), flipped w_m): the roles of S and O swap
@@ -355,14 +391,16 @@ export function depthwiseWasmApplies(q: Geo3): boolean {
 type Mode = 0 | 1 | 2 | 3;
 
 /**
- * Run one depthwise kernel: forward (x, w → y), input gradient (gy, w → dx)
- * or weight gradient (x, gy → dw). Null when the heap cannot grow.
+ * Run one depthwise kernel: forward (x, w → y, then `epi` on y when given),
+ * input gradient (gy, w → dx) or weight gradient (x, gy → dw). Null when the
+ * heap cannot grow.
  */
 export function depthwiseWasm(
   kind: "forward" | "gradInput" | "gradWeight",
   q: Geo3,
   a: Float32Array,
   b: Float32Array,
+  epi: Epilogue | null = null,
 ): Float32Array | null {
   const r = runtime();
   if (!r) return null;
@@ -397,16 +435,18 @@ export function depthwiseWasm(
     modules.set(key, mod = { id: nextId++, bytes: moduleBytes(fixed) });
   }
   const G = 16, X = G + al(gy ? gy.length : 0), W = X + al(x ? x.length : 0), CODE = W + al(w ? w.length : 0);
-  const OUT = CODE + al(Math.ceil(mod.bytes.length / 4)), SCR = OUT + al(outLen), SS = al(scrFloats);
+  const bias = kind === "forward" ? epi?.bias : null, BIAS = CODE + al(Math.ceil(mod.bytes.length / 4));
+  const OUT = BIAS + al(bias ? bias.length : 0), SCR = OUT + al(outLen), SS = al(scrFloats);
   if (!growWasmHeap((SCR + T * SS) * 4)) return null;
   // operands where they are resident, else copied into the layout; the output into a resident slot
   const place = (a: Float32Array | null, at: number) => (a ? placeInHeap(a, at * 4) / 4 : at);
   const xAt = place(x, X), wAt = place(w, W), gAt = place(gy, G);
+  if (bias) new Float32Array(r.memory.buffer).set(bias, BIAS);
   const slot = outputSlot(outLen * 4), outAt = slot ? slot.at / 4 : OUT;
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, xAt, wAt, outAt, gAt, SCR, SS, mod.id]);
-  params.set([CODE * 4, mod.bytes.length], 23);
+  params.set([CODE * 4, mod.bytes.length, bias ? BIAS : -1, kind === "forward" && epi?.relu ? 1 : 0], 23);
   const shares = sharesOf(units, T);
   const results = new Float32Array(r.memory.buffer, outAt * 4, outLen);
   const out = runThenCopyOut(p, T, shares, (s, S, th) => r.work(params, s, S, th), results);

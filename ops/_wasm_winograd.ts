@@ -10,7 +10,7 @@
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { copyFloats, padFunction } from "./_wasm_depthwise.ts";
+import { copyFloats, type Epilogue, epilogueFunction, padFunction } from "./_wasm_depthwise.ts";
 import { gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -430,12 +430,14 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
   m.func(stridedFunction(), "strided");
   m.func(zip2Function(), "zip2");
   m.func(finiteFunction(), "finite");
+  m.func(epilogueFunction(), "epi");
   return m.bytes();
 }
 
 // params (float indices): [mode, units, Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, Mp, OP,
-// OX, SCR, scratchStride, VS, MS, D1, D2, m] (VS, MS: floats between the ξ blocks of V and M; D1, D2 the
-// dilations; m the output tile size, 2 or 4). Modes: 0 pad + input transform per input plane; 1 output transform + crop per output plane;
+// OX, SCR, scratchStride, VS, MS, D1, D2, m, bias (or -1), relu] (VS, MS: floats between the ξ blocks of V and M; D1, D2
+// the dilations; m the output tile size, 2 or 4). Modes: 0 pad + input transform per input plane; 1 output transform +
+// crop per output plane, then the epilogue (bias, relu) on it;
 // 2 (weight gradient) pad + the output gradient's transform per output-gradient plane (read at OX, written
 // to M). A dilated convolution is D1·D2 undilated ones, one per phase (ry, rx) of the output (rows ry + D1·a,
 // columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
@@ -443,11 +445,11 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 const WORK_SETUP = `
   const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
   const geometry = (P, th) => {
-    const [, , Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, , OP, OX, SCR, SS, VS, MS, D1, D2, m] = P;
+    const [, , Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, , OP, OX, SCR, SS, VS, MS, D1, D2, m, B, relu] = P;
     const TP = TH * TW4, Hpd = m * TH + 2, Wpd = m * TW4 + 2, scr = SCR + th * SS, phased = D1 * D2 > 1;
     // the dense phase plane at scr; the whole padded plane (D1·Hpd x D2·Wpd) after it
     return {
-      Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, OP, OX, VS, MS, D1, D2, m, TP, phased, scr, Hpd, Wpd,
+      Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, OP, OX, VS, MS, D1, D2, m, B, relu, TP, phased, scr, Hpd, Wpd,
       tiles: D1 * D2 * TP, MM: m * m, Wm: m * TW4, HF: D1 * Hpd, WF: D2 * Wpd, full: phased ? scr + Hpd * Wpd + 16 : scr,
     };
   };
@@ -492,8 +494,8 @@ const WORK_SETUP = `
     }
   };
   const outputPlanes = (g, u0, u1) => {
-    const { Cout, O1, O2, TH, TW4, Pp, M, OP, OX, MS, D1, D2, TP, tiles, phased, MM, Wm } = g;
-    const outT = g.m === 4 ? exports.outT4 : exports.outT;
+    const { Cout, O1, O2, TH, TW4, Pp, M, OP, OX, MS, D1, D2, TP, tiles, phased, MM, Wm, B, relu } = g;
+    const outT = g.m === 4 ? exports.outT4 : exports.outT, H = new Float32Array(memory.buffer);
     for (let u = u0; u < u1; u++) {
       const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * MM * tiles, mu = M + co * Pp + i * tiles;
       const y = OX + u * O1 * O2;
@@ -515,6 +517,7 @@ const WORK_SETUP = `
           }
         }
       }
+      if (B >= 0 || relu) exports.epi(y * 4, O1 * O2, B >= 0 ? H[B + co] : 0, relu);
     }
   };
   const MODES = [inputPlanes, outputPlanes, gradPlanes];
@@ -722,8 +725,8 @@ interface Regions {
   MS: number;
 }
 
-/** The params of a transform job (the layout WORK_SETUP reads). */
-function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Regions): number[] {
+/** The params of a transform job (the layout WORK_SETUP reads); `epi`: the bias's float index (or -1) and relu (0/1). */
+function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Regions, epi = [-1, 0]): number[] {
   return [
     mode,
     units,
@@ -751,13 +754,15 @@ function transformJob(mode: number, units: number, q: Geo3, t: Tiling, r: Region
     q.dil[1],
     q.dil[2],
     t.m,
+    ...epi,
   ];
 }
 
 /**
- * y = conv(x, w) by Winograd F(2x2, 3x3) into `out` ([N, Cout, O1, O2]); false
- * when the heap cannot hold one image's work, or with `finiteOnly` when x holds
- * an Inf or NaN (checked in the heap, chunk by chunk): the caller falls back.
+ * y = conv(x, w) by Winograd F(2x2, 3x3) into `out` ([N, Cout, O1, O2]), then
+ * `epi` on y when given; false when the heap cannot hold one image's work, or
+ * with `finiteOnly` when x holds an Inf or NaN (checked in the heap, chunk by
+ * chunk): the caller falls back.
  */
 export function winogradForward(
   q: Geo3,
@@ -765,6 +770,7 @@ export function winogradForward(
   w: Float32Array,
   out: Float32Array,
   finiteOnly = false,
+  epi: Epilogue | null = null,
 ): boolean {
   const { N, Cin, Cout } = q;
   const [S1, S2, O1, O2] = [q.S[1], q.S[2], q.O[1], q.O[2]];
@@ -779,11 +785,13 @@ export function winogradForward(
   const al = al16;
   const U = 64, XIN = U + al(XI * Cout * Cin), V = XIN + al(nb * Cin * S1 * S2), M = V + XI * skew(Cin * Pmax);
   const OP = M + XI * skew(Mp * Pmax), OX = OP + al(nb * Cout * m * m * tiles), SCR = OX + al(nb * Cout * O1 * O2);
-  const free = SCR + T * planeIn;
+  const BI = SCR + T * planeIn, free = BI + al(epi?.bias ? Cout : 0);
   const tr = transforms(free, T);
   if (!tr) return false;
   const { memory } = tr;
   filterTransform(w, Cout, Cin, m === 4 ? G4 : G2, new Float32Array(memory.buffer), U);
+  if (epi?.bias) new Float32Array(memory.buffer).set(epi.bias, BI);
+  const epiJob = epi ? [epi.bias ? BI : -1, epi.relu ? 1 : 0] : undefined;
   // the whole output in a resident slot when the ring takes it (each chunk's images at their place)
   const slot = outputSlot(out.byteLength);
   for (let n0 = 0; n0 < N; n0 += nb) {
@@ -799,7 +807,7 @@ export function winogradForward(
     ) {
       return false;
     }
-    tr.run(transformJob(1, m * Cout, q, tl, at));
+    tr.run(transformJob(1, m * Cout, q, tl, at, epiJob));
     const H = new Float32Array(memory.buffer);
     out.set(H.subarray(ox, ox + m * Cout * O1 * O2), n0 * Cout * O1 * O2);
   }
