@@ -3,7 +3,7 @@
 // on random 1-D/2-D/3-D geometries, and bit-identical for every thread count.
 import { assert, assertEquals } from "@std/assert";
 import * as ts from "../mod.ts";
-import { withBackend } from "./_util.ts";
+import { kernelLogOf, withBackend } from "./_util.ts";
 import type { ConvPadding, NDArray } from "../mod.ts";
 import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
@@ -515,4 +515,88 @@ Deno.test("wasm depthwise: the weight gradient reuses the output gradient the in
       depthwiseTuning.threadMinWork = prev;
     }
   });
+});
+
+Deno.test("wasm conv: bias and relu as the kernels' epilogue equal the composition bit for bit on 1..3 threads", () => {
+  const prev = [ts.getNumThreads(), tuning.threadMinFlops, depthwiseTuning.threadMinWork, winogradTuning.tile] as const;
+  tuning.threadMinFlops = 1;
+  depthwiseTuning.threadMinWork = 1;
+  // [Cin, Cout, size, options, whether a kernel takes the epilogue]
+  const cases: [number, number, number[], ts.ConvOptions, boolean][] = [
+    [1, 16, [14, 13], { padding: 1 }, true], // a first layer (depthwise kernels, filters split)
+    [8, 16, [9, 11], { padding: 1, groups: 8 }, true], // depthwise, two outputs per channel
+    [16, 24, [12, 14], { padding: 1 }, true], // Winograd (automatic)
+    [16, 20, [13, 16], { padding: 2, dilation: 2 }, true], // Winograd by phases, columns zipped
+    [16, 20, [13, 16], { padding: 3, dilation: 3 }, true], // Winograd by phases, strided
+    [4, 6, [10, 9], { padding: 1, algorithm: "winograd" }, true], // forced Winograd
+    [8, 16, [7, 7], {}, false], // pointwise (the GEMM): the composition
+  ];
+  try {
+    cases.forEach(([Cin, Cout, S, opts, taken], i) => {
+      const G = opts.groups ?? 1;
+      const xv = rand([2, Cin, ...S], 70 + i).dataSync() as Float32Array;
+      // exact zeros (outputs ±0 before the bias), a -0 bias and one that cancels an output's sign
+      xv.fill(0, 0, S[0] * S[1]);
+      const x = ts.array(xv, { shape: [2, Cin, ...S] }), w = rand([Cout, Cin / G, 3, 3], 80 + i);
+      const b = ts.array(Array.from({ length: Cout }, (_, k) => k === 0 ? -0 : k === 1 ? 0 : (k % 3) - 1 + k / 64), {
+        dtype: "float32",
+      });
+      const bc = b.reshape([Cout, 1, 1]);
+      const variants: [string, (c: NDArray) => NDArray, () => NDArray][] = [
+        ["bias + relu", (c) => c.add(bc).relu(), () => ts.conv2d(x, w, { ...opts, bias: b }).relu()],
+        ["bias", (c) => c.add(bc), () => ts.conv2d(x, w, { ...opts, bias: b })],
+        ["relu", (c) => c.relu(), () => ts.conv2d(x, w, opts).relu()],
+        ["bias first", (c) => bc.add(c).relu(), () => bc.add(ts.conv2d(x, w, opts)).relu()],
+      ];
+      for (const tile of (opts.algorithm ?? "auto") === "auto" && Cin === 16 ? [2, 4] as const : [0] as const) {
+        winogradTuning.tile = tile;
+        for (const [name, after, fused] of variants) {
+          const what = `case ${i} (tile ${tile}) ${name}`;
+          const expected = withBackend("wasm", () => {
+            const c = ts.conv2d(x, w, opts);
+            c.dataSync(); // materialized first: the plain kernel, then the elementwise kernel
+            return after(c).dataSync();
+          });
+          for (let T = 1; T <= 3; T++) {
+            ts.setNumThreads(T);
+            let got: ArrayLike<number> = [];
+            const log = withBackend("wasm", () => kernelLogOf(() => got = fused().dataSync()));
+            assert(Array.from(got).every((v, j) => Object.is(v, expected[j])), `${what}, ${T} threads`);
+            assertEquals(log.some((l) => l.startsWith("conv with its")), taken, `${what}: ${log.join("; ")}`);
+          }
+        }
+      }
+    });
+  } finally {
+    ts.setNumThreads(prev[0]);
+    [tuning.threadMinFlops, depthwiseTuning.threadMinWork, winogradTuning.tile] = [prev[1], prev[2], prev[3]];
+  }
+});
+
+Deno.test("wasm conv: relu's backward reads the relu's values, so a conv + bias + relu stack computes each convolution once", () => {
+  const x = rand([2, 1, 12, 12], 90), w1 = rand([16, 1, 3, 3], 91), w2 = rand([16, 16, 3, 3], 92);
+  const b1 = rand([16], 93), b2 = rand([16], 94);
+  const loss = (w1: NDArray, b1: NDArray, w2: NDArray, b2: NDArray) => {
+    const h = ts.conv2d(x, w1, { bias: b1, padding: 1 }).relu();
+    return ts.conv2d(h, w2, { bias: b2, padding: 1 }).relu().square().sum();
+  };
+  const grads = () => {
+    const [v, g] = ts.valueAndGrad(loss, { argnums: [0, 1, 2, 3] })(w1, b1, w2, b2);
+    ts.realizeAll([v, ...g]);
+    return [v, ...g].map((t) => t.dataSync());
+  };
+  const ref = withBackend("js", grads);
+  let got: ArrayLike<number>[] = [];
+  const log = withBackend("wasm", () => kernelLogOf(() => got = grads()));
+  const forwards = log.filter((l) => l.startsWith("conv with its") || l.startsWith("conv ["));
+  assertEquals(forwards.length, 2, log.join("; "));
+  ["loss", "dw1", "db1", "dw2", "db2"].forEach((n, k) => close(got[k], ref[k], 1e-4, n));
+  // relu's gradient at -1, -0, +0, NaN, 2 after the relu was realized on its own (its condition now reads y)
+  for (const backend of ["js", "wasm"]) {
+    withBackend(backend, () => {
+      const [y, pull] = ts.vjp(ts.relu, ts.array([-1, -0, 0, NaN, 2], { dtype: "float32" }));
+      y.dataSync();
+      assertEquals(Array.from((pull(ts.ones([5])) as NDArray[])[0].dataSync()), [0, 0, 0, 0, 1], backend);
+    });
+  }
 });
