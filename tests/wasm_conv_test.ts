@@ -521,8 +521,8 @@ Deno.test("wasm conv: bias and relu as the kernels' epilogue equal the compositi
   const prev = [ts.getNumThreads(), tuning.threadMinFlops, depthwiseTuning.threadMinWork, winogradTuning.tile] as const;
   tuning.threadMinFlops = 1;
   depthwiseTuning.threadMinWork = 1;
-  // [Cin, Cout, size, options, whether a kernel takes the epilogue]
-  const cases: [number, number, number[], ts.ConvOptions, boolean][] = [
+  // [Cin, Cout, size, options, whether a kernel takes the epilogue, a NaN in x]
+  const cases: [number, number, number[], ts.ConvOptions, boolean, boolean?][] = [
     [1, 16, [14, 13], { padding: 1 }, true], // a first layer (depthwise kernels, filters split)
     [8, 16, [9, 11], { padding: 1, groups: 8 }, true], // depthwise, two outputs per channel
     [16, 24, [12, 14], { padding: 1 }, true], // Winograd (automatic)
@@ -530,13 +530,16 @@ Deno.test("wasm conv: bias and relu as the kernels' epilogue equal the compositi
     [16, 20, [13, 16], { padding: 3, dilation: 3 }, true], // Winograd by phases, strided
     [4, 6, [10, 9], { padding: 1, algorithm: "winograd" }, true], // forced Winograd
     [8, 16, [7, 7], {}, false], // pointwise (the GEMM): the composition
+    [1, 16, [14, 13], { padding: 1 }, true, true], // NaN through the depthwise kernels' epilogue: relu gives +0
+    [16, 24, [12, 14], { padding: 1 }, false, true], // automatic Winograd declines non-finite data: the composition
   ];
   try {
-    cases.forEach(([Cin, Cout, S, opts, taken], i) => {
+    cases.forEach(([Cin, Cout, S, opts, taken, nan], i) => {
       const G = opts.groups ?? 1;
       const xv = rand([2, Cin, ...S], 70 + i).dataSync() as Float32Array;
       // exact zeros (outputs ±0 before the bias), a -0 bias and one that cancels an output's sign
       xv.fill(0, 0, S[0] * S[1]);
+      if (nan) xv[S[0] * S[1] + 5] = NaN;
       const x = ts.array(xv, { shape: [2, Cin, ...S] }), w = rand([Cout, Cin / G, 3, 3], 80 + i);
       const b = ts.array(Array.from({ length: Cout }, (_, k) => k === 0 ? -0 : k === 1 ? 0 : (k % 3) - 1 + k / 64), {
         dtype: "float32",
