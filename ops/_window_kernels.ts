@@ -895,7 +895,8 @@ function scatterKernel(axes: WindowAxis[], p: Plan, div: boolean): WasmKernel | 
  * reference computes it: per plane, a zeroed double plane (padded so that
  * every tap lies inside), each cell's value (g, or the f32 quotient g / D)
  * added at its taps, cells in order, then the unpadded part rounded to f32.
- * Each share of planes has its own double plane in the heap.
+ * Each share of planes has its own scratch in the heap (two planes' doubles,
+ * interleaved: the kernel runs planes in pairs on f64x2 lanes).
  */
 function buildScatter(p: Plan, div: boolean): WasmKernel | null {
   const { A, B, C, S, O } = p;
@@ -912,52 +913,90 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
     }
   }
   const m = importHeap(new ModuleBuilder());
-  // run(P, xPtr, outPtr, dPtr, scrPtr): g [P][O] at xPtr, results [P][S] at outPtr, D [O] at dPtr
+  // run(P, xPtr, outPtr, dPtr, scrPtr): g [P][O] at xPtr, results [P][S] at outPtr, D [O] at dPtr. Planes go in
+  // pairs, one per f64x2 lane (the scratch interleaves their double planes: each lane adds what the reference adds,
+  // in its order), then a last odd plane alone.
   const f = new FuncBuilder([I32, I32, I32, I32, I32], []);
   const [Pp, xPtr, outPtr, dPtr, scr] = [0, 1, 2, 3, 4];
   const pl = f.local(I32), oa = f.local(I32), ob = f.local(I32), oc = f.local(I32), ia = f.local(I32);
   const xa = f.local(I32), da = f.local(I32), addr = f.local(I32), dst = f.local(I32), g = f.local(F64);
-  // for (i = 0; i < n; i++) body, n ≥ 1 a constant or the local Pp
-  const count = (i: number, n: number | null, body: () => void) => countUp(f, i, 0, n ?? (() => f.get(Pp)), body);
-  f.get(xPtr).set(xa);
-  count(pl, null, () => {
-    f.get(scr).i32(0).i32(Sp * 8).memoryFill();
+  const gv = f.local(V128), pr = f.local(I32);
+  // for (i = 0; i < n; i++) body, n ≥ 1 a constant or pushed by n()
+  const count = (i: number, n: number | (() => void), body: () => void) => countUp(f, i, 0, n, body);
+  // plane pl (and pl + 1 with two), its g at xa
+  const planes = (two: boolean) => {
+    const W = two ? 16 : 8; // scratch bytes per position
+    // a cell's value (g, or the f32 quotient g / D) in plane pl + k, as a double
+    const value = (k: number) => {
+      f.get(xa).mem(Op.f32_load, 2, k * O * 4);
+      if (div) f.get(da).mem(Op.f32_load, 2).op(Op.f32_div);
+      f.op(Op.f64_promote_f32);
+    };
+    f.get(scr).i32(0).i32(Sp * W).memoryFill();
     f.get(dPtr).set(da);
     count(oa, A.O, () => {
       count(ob, B.O, () => {
-        // addr = scr + 8·(((A.s0 + padA + oa·sA)·LB + B.s0 + padB + ob·sB)·LC + C.s0 + padC)
+        // addr = scr + W·(((A.s0 + padA + oa·sA)·LB + B.s0 + padB + ob·sB)·LC + C.s0 + padC)
         f.get(oa).i32(A.s).op(Op.i32_mul).i32(A.s0 + pads[0][0]).op(Op.i32_add).i32(LB).op(Op.i32_mul);
         f.get(ob).i32(B.s).op(Op.i32_mul).op(Op.i32_add).i32(B.s0 + pads[1][0]).op(Op.i32_add);
-        f.i32(LC).op(Op.i32_mul).i32(C.s0 + pads[2][0]).op(Op.i32_add).i32(8).op(Op.i32_mul);
+        f.i32(LC).op(Op.i32_mul).i32(C.s0 + pads[2][0]).op(Op.i32_add).i32(W).op(Op.i32_mul);
         f.get(scr).op(Op.i32_add).set(addr);
         count(oc, C.O, () => {
-          f.get(xa).mem(Op.f32_load, 2);
-          if (div) f.get(da).mem(Op.f32_load, 2).op(Op.f32_div);
-          f.op(Op.f64_promote_f32).set(g);
-          for (const off of offsets) {
-            f.get(addr).get(addr).mem(Op.f64_load, 3, off * 8).get(g).op(Op.f64_add).mem(Op.f64_store, 3, off * 8);
+          if (two) {
+            value(0);
+            f.simd(Simd.f64x2_splat);
+            value(1);
+            f.simd(Simd.f64x2_replace_lane).emit(1).set(gv);
+            for (const off of offsets) {
+              f.get(addr).get(addr).simdMem(Simd.v128_load, 3, off * W).get(gv).simd(Simd.f64x2_add);
+              f.simdMem(Simd.v128_store, 3, off * W);
+            }
+          } else {
+            value(0);
+            f.set(g);
+            for (const off of offsets) {
+              f.get(addr).get(addr).mem(Op.f64_load, 3, off * W).get(g).op(Op.f64_add).mem(Op.f64_store, 3, off * W);
+            }
           }
-          f.get(addr).i32(C.s * 8).op(Op.i32_add).set(addr);
+          f.get(addr).i32(C.s * W).op(Op.i32_add).set(addr);
           f.get(xa).i32(4).op(Op.i32_add).set(xa);
           f.get(da).i32(4).op(Op.i32_add).set(da);
         });
       });
     });
-    // the unpadded positions, rounded to f32, to out[pl]
+    if (two) f.get(xa).i32(O * 4).op(Op.i32_add).set(xa); // past plane pl + 1's cells
+    // the unpadded positions, rounded to f32, to out[pl] (and out[pl + 1])
     f.get(pl).i32(S * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(dst);
     count(ia, A.L, () => {
       count(ob, B.L, () => {
         f.get(ia).i32(pads[0][0]).op(Op.i32_add).i32(LB).op(Op.i32_mul).get(ob).op(Op.i32_add);
         f.i32(pads[1][0]).op(Op.i32_add).i32(LC).op(Op.i32_mul).i32(pads[2][0]).op(Op.i32_add);
-        f.i32(8).op(Op.i32_mul).get(scr).op(Op.i32_add).set(addr);
+        f.i32(W).op(Op.i32_mul).get(scr).op(Op.i32_add).set(addr);
         count(oc, C.L, () => {
-          f.get(dst).get(addr).mem(Op.f64_load, 3).op(Op.f32_demote_f64).mem(Op.f32_store, 2);
+          if (two) {
+            f.get(addr).simdMem(Simd.v128_load, 3).simd(Simd.f32x4_demote_f64x2_zero).set(gv);
+            f.get(dst).get(gv).simd(Simd.f32x4_extract_lane).emit(0).mem(Op.f32_store, 2);
+            f.get(dst).get(gv).simd(Simd.f32x4_extract_lane).emit(1).mem(Op.f32_store, 2, S * 4);
+          } else {
+            f.get(dst).get(addr).mem(Op.f64_load, 3).op(Op.f32_demote_f64).mem(Op.f32_store, 2);
+          }
           f.get(dst).i32(4).op(Op.i32_add).set(dst);
-          f.get(addr).i32(8).op(Op.i32_add).set(addr);
+          f.get(addr).i32(W).op(Op.i32_add).set(addr);
         });
       });
     });
+  };
+  f.get(xPtr).set(xa);
+  f.get(Pp).i32(2).op(Op.i32_ge_s).if_();
+  count(pr, () => f.get(Pp).i32(1).op(Op.i32_shr_u), () => {
+    f.get(pr).i32(1).op(Op.i32_shl).set(pl);
+    planes(true);
   });
+  f.end();
+  f.get(Pp).i32(1).op(Op.i32_and).if_();
+  f.get(Pp).i32(1).op(Op.i32_sub).set(pl);
+  planes(false);
+  f.end();
   m.func(f, "run");
   const code = m.bytes(), id = nextModuleId++;
   new WebAssembly.Module(code); // validate now: an invalid module turns the wasm path off for this geometry
@@ -969,12 +1008,12 @@ function buildScatter(p: Plan, div: boolean): WasmKernel | null {
       const al = (n: number) => (n + 15) & ~15;
       const job = jobThreads(P, P * O * K);
       const xPtr = 0, outPtr = al(P * O * 4), dPtr = al(outPtr + P * S * 4), scrPtr = al(dPtr + (div ? O * 4 : 0));
-      const codePtr = al(scrPtr + job.shares * Sp * 8);
+      const codePtr = al(scrPtr + job.shares * Sp * 16);
       const mm = growWasmHeap(codePtr + code.length + 16);
       if (!mm) return null; // too large for the heap: the JS kernel does it
       const g = placeInHeap(x, xPtr), slot = resident ? outputSlot(P * S * 4) : null, o = slot?.at ?? outPtr;
       if (div) new Float32Array(mm.buffer, dPtr, O).set(D!);
-      const params = [P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 8];
+      const params = [P, O, S, S, 0, g, o, dPtr, scrPtr, Sp * 16];
       const out = runJob(job, id, code, codePtr, params, heapView(int, o, P * S));
       return { out, keep: () => slot?.keep(out) };
     },
