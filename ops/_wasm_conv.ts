@@ -489,7 +489,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
     groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
     return out;
   }
-  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out; // (not pointwise: 3x3)
+  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out;
   const iw = implicitGeom(q);
   if (iw) {
     forwardImplicit(q, iw, x, w, out);
