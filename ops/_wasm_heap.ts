@@ -57,9 +57,16 @@ export function growWasmHeap(bytes: number): WebAssembly.Memory | null {
 // uses carry its epoch and stay where they are until it ends.
 let epoch = 0;
 
-/** The top of the shared heap, above every kernel's layout: the ring of resident copies. Empty without shared memory. */
+// Kernels' vector loads may read a few floats past an operand's last element (a 4-cell group of strided windows
+// loads whole v128s); they never use what they read there, but a copy flush against the end of the memory would trap.
+const GUARD = 4096;
+
+/**
+ * The top of the shared heap, above every kernel's layout: the ring of resident copies, ending `GUARD` bytes below the
+ * end of the memory. Empty without shared memory.
+ */
 const RESIDENT_ZONE = SHARED
-  ? { start: (MAX_PAGES - RESIDENT_PAGES) * PAGE, end: MAX_PAGES * PAGE }
+  ? { start: (MAX_PAGES - RESIDENT_PAGES) * PAGE, end: MAX_PAGES * PAGE - GUARD }
   : { start: 0, end: 0 };
 
 /**
@@ -99,6 +106,11 @@ const where = new WeakMap<ArrayBufferLike, Slot>();
 /** Whether kernels keep and look up resident copies (tests turn it off to compare). */
 export const residentTuning: { on: boolean } = { on: RESIDENT_ZONE.end > RESIDENT_ZONE.start };
 
+/** Tests: the next resident copy of `bytes` bytes goes flush against the top of the ring. */
+export function _residentAtTopNext(bytes: number): void {
+  head = RESIDENT_ZONE.end - ((bytes + 15) & ~15);
+}
+
 /** A fresh slot of `bytes` in the ring, evicting the copies it overlaps; null when it would evict one in use. */
 function take(bytes: number): Slot | null {
   const zone = RESIDENT_ZONE, size = (bytes + 15) & ~15;
@@ -106,7 +118,7 @@ function take(bytes: number): Slot | null {
   const memory = wasmHeap();
   if (memory.buffer.byteLength < zone.end) {
     try {
-      memory.grow((zone.end - memory.buffer.byteLength) / PAGE);
+      memory.grow(Math.ceil((zone.end - memory.buffer.byteLength) / PAGE));
     } catch {
       residentTuning.on = false; // the address space is not there: kernels copy their operands in
       return null;

@@ -6,7 +6,7 @@ import { assert, assertEquals, assertNotEquals } from "@std/assert";
 import * as ts from "../mod.ts";
 import type { NDArray } from "../mod.ts";
 import { bufferNode } from "../ops/_graph.ts";
-import { growWasmHeap, residentAt, residentTuning, wasmHeap } from "../ops/_wasm_heap.ts";
+import { _residentAtTopNext, growWasmHeap, residentAt, residentTuning, wasmHeap } from "../ops/_wasm_heap.ts";
 import { rng } from "./_util.ts";
 
 function data(shape: number[], seed: number): NDArray {
@@ -101,4 +101,28 @@ Deno.test("resident copies: a kernel's copies are not evicted while it runs", { 
   assertNotEquals(fifth, null);
   const H = new Float32Array(wasmHeap().buffer);
   assertEquals(H[fifth! / 4], 6);
+});
+
+Deno.test("resident copies: an operand copied flush against the top of the ring (vector loads read a little past it)", {
+  ignore: !residentTuning.on,
+}, () => {
+  const w = data([16, 1, 3, 3], 60), w3 = data([16, 16, 3, 3], 61), m = data([30, 24], 62);
+  const ops: [string, (x: NDArray) => NDArray][] = [
+    ["maxPool2d 2x2", (x) => ts.maxPool2d(x, { kernelSize: 2 })],
+    ["avgPool2d 3x3 s2", (x) => ts.avgPool2d(x, { kernelSize: 3, stride: 2 })],
+    ["adaptiveAvgPool2d", (x) => ts.adaptiveAvgPool2d(x, { outputSize: 7 })],
+    ["depthwiseConv2d", (x) => ts.depthwiseConv2d(x, w, { padding: 1 })],
+    ["conv2d (Winograd)", (x) => ts.conv2d(x, w3, { padding: 1 })],
+    ["relu", (x) => x.relu()],
+    ["matmul", (x) => ts.matmul(x, m)],
+  ];
+  ops.forEach(([name, op], i) => {
+    const expected = valuesWith(false, () => [op(data([2, 16, 30, 30], 70 + i))])[0];
+    const got = valuesWith(true, () => {
+      const x = data([2, 16, 30, 30], 70 + i);
+      _residentAtTopNext(x.size * 4);
+      return [op(x)];
+    })[0];
+    assert(got.every((v, j) => Object.is(v, expected[j])), name);
+  });
 });
