@@ -329,12 +329,17 @@ const WORK_SETUP = `
           exports.conv(scr * 4, (W + (c * Cog + m) * K) * 4, 1, 1, (OUT + (n * C + c) * Ss) * 4, S1, S2, m > 0 ? 1 : 0);
         }
       } else if (mode === 2) {
-        const c = Math.floor(u / Cog), m = u % Cog;
-        H.fill(0, OUT + u * K, OUT + (u + 1) * K);
+        // this share's filters of channel c, [u, ub): each input plane padded once for all of them (each filter
+        // still sums its images in order)
+        const c = Math.floor(u / Cog), ub = Math.min(u1, (c + 1) * Cog);
+        H.fill(0, OUT + u * K, OUT + ub * K);
         for (let n = 0; n < N; n++) {
           pad(exports, X + (n * C + c) * Ss, S1, S2, scr, Hp, Wp, p1, p2);
-          exports.wgrad(scr * 4, (G + ((n * C + c) * Cog + m) * Os) * 4, s1, s2, O1, O2, (OUT + u * K) * 4);
+          for (let v = u; v < ub; v++) {
+            exports.wgrad(scr * 4, (G + ((n * C + c) * Cog + v % Cog) * Os) * 4, s1, s2, O1, O2, (OUT + v * K) * 4);
+          }
         }
+        u = ub - 1;
       } else {
         const n = Math.floor(u / C), c = u % C;
         H.fill(0, scr, scr + Hp * Wp);
