@@ -20,9 +20,8 @@
 // A forced "direct" algorithm and float64 data run on the JS reference kernels
 // (`_conv_kernels.ts`); a forced "winograd" runs the wasm Winograd.
 // A bias and relu after the forward (conv2d's `bias`, then `.relu()`) run as an
-// epilogue on each output plane in the depthwise and Winograd kernels: the
-// convolution's own output is never materialized (the same values as the
-// composition: the float32 add, then where(v > 0, v, 0)).
+// epilogue where the output is still in the heap (`_wasm_epilogue.ts`): the
+// convolution's own output is never materialized.
 //
 // Every JS step runs on the calling thread in a fixed order and every wasm
 // kernel splits its work so that each output has one fixed summation order,
@@ -33,7 +32,8 @@ import type { TypedArray } from "./_dtype.ts";
 import type { ConvGeometry, Node } from "./_graph.ts";
 import { flippedWeights, type Geo3, geo3, type Taps, transposedGeo } from "./_conv_kernels.ts";
 import { col2imGradInput } from "./_wasm_col2im.ts";
-import { depthwiseWasm, depthwiseWasmApplies, type Epilogue } from "./_wasm_depthwise.ts";
+import { depthwiseWasm, depthwiseWasmApplies } from "./_wasm_depthwise.ts";
+import type { Epilogue, OutputEpilogue } from "./_wasm_epilogue.ts";
 import { winogradApplies, winogradForward, winogradGradWeight } from "./_wasm_winograd.ts";
 import { GEMM_AVAILABLE, gemmBatchedF32, gemmF32, gemmGatherF32 } from "./_wasm_gemm.ts";
 
@@ -292,14 +292,36 @@ function groupBatched(
   cOff: number,
   cStride: number,
   ldc: number,
+  epi: OutputEpilogue | null = null,
 ): void {
   const wg = w.length / G;
   if (G === 1) {
-    gemmBatchedF32(m, M, N, K, w, 0, 0, lda, b, bOff, bStride, ldb, c, cOff, cStride, ldc, false, transA);
+    gemmBatchedF32(m, M, N, K, w, 0, 0, lda, b, bOff, bStride, ldb, c, cOff, cStride, ldc, false, transA, false, epi);
   } else if (m * w.length <= tuning.batchBudget) {
     const wr = new Float32Array(m * w.length);
     for (let i = 0; i < m; i++) wr.set(w, i * w.length);
-    gemmBatchedF32(m * G, M, N, K, wr, 0, wg, lda, b, bOff, bStride, ldb, c, cOff, cStride, ldc, false, transA);
+    gemmBatchedF32(
+      m * G,
+      M,
+      N,
+      K,
+      wr,
+      0,
+      wg,
+      lda,
+      b,
+      bOff,
+      bStride,
+      ldb,
+      c,
+      cOff,
+      cStride,
+      ldc,
+      false,
+      transA,
+      false,
+      epi,
+    );
   } else {
     for (let g = 0; g < G; g++) {
       gemmBatchedF32(
@@ -321,6 +343,8 @@ function groupBatched(
         ldc,
         false,
         transA,
+        false,
+        epi,
       );
     }
   }
@@ -413,7 +437,14 @@ function padImages(q: Geo3, wd: Padded, x: Float32Array, n0: number, m: number, 
   for (let i = 0; i < m; i++) padInput(q, wd, q.Cin, x, (n0 + i) * q.Cin * q.Ssz, xpad, i * img);
 }
 
-function forwardImplicit(q: Geo3, wd: Padded, x: Float32Array, w: Float32Array, out: Float32Array): void {
+function forwardImplicit(
+  q: Geo3,
+  wd: Padded,
+  x: Float32Array,
+  w: Float32Array,
+  out: Float32Array,
+  epi: OutputEpilogue | null = null,
+): void {
   const { N, G, Cin, Cout, Cog, Cig, Ksz, Osz } = q;
   const R = Cig * Ksz, HW = wd.Hp * wd.Wp, nb = chunkImages(q, wd);
   const kT = tapOffsets(q, wd), jT = positionOffsets(q, wd, 1, 0), xpad = buf(2, nb * Cin * HW);
@@ -423,7 +454,7 @@ function forwardImplicit(q: Geo3, wd: Padded, x: Float32Array, w: Float32Array, 
     // y[n, g] = W_g[Cog, R] · patches[n, g][R, O]
     for (let g = 0; g < G; g++) {
       const a = g * Cog * R, b = g * Cig * HW, c = (n0 * Cout + g * Cog) * Osz;
-      gemmGatherF32(m, Cog, Osz, R, w, a, 0, R, false, xpad, b, Cin * HW, kT, jT, out, c, Cout * Osz, Osz);
+      gemmGatherF32(m, Cog, Osz, R, w, a, 0, R, false, xpad, b, Cin * HW, kT, jT, out, c, Cout * Osz, Osz, false, epi);
     }
   }
 }
@@ -479,20 +510,27 @@ function allFinite(a: Float32Array): boolean {
   return true;
 }
 
-function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Float32Array {
+/** The forward by GEMM (or automatic Winograd), then `epi` on its output when given. */
+function forwardGemm(
+  q: Geo3,
+  x: Float32Array,
+  w: Float32Array,
+  auto = true,
+  epi: OutputEpilogue | null = null,
+): Float32Array {
   const { N, G, Cin, Cout, Cig, Cog, Ssz, Ksz, Osz } = q;
   const out = new Float32Array(N * Cout * Osz);
   const R = Cig * Ksz, O2 = q.O[2], rowsTotal = q.O[0] * q.O[1];
   if (out.length === 0 || R === 0) return out;
   if (pointwise(q)) {
     // y[n,g] = W_g[Cog, Cig] · x[n,g][Cig, S]
-    groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz);
+    groupBatched(N, G, Cog, Osz, Cig, w, R, false, x, 0, Cig * Ssz, Ssz, out, 0, Cog * Osz, Osz, epi);
     return out;
   }
-  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true)) return out;
+  if (auto && winogradPays(q, w) && winogradForward(q, x, w, out, true, epi)) return out;
   const iw = implicitGeom(q);
   if (iw) {
-    forwardImplicit(q, iw, x, w, out);
+    forwardImplicit(q, iw, x, w, out, epi);
     return out;
   }
   const tp = taps(q);
@@ -506,7 +544,7 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
         im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, b * R * Osz, Osz, 0, rowsTotal);
       }
       // batch over (image, group): A = W_g, B = cols, C = y[n, g·Cog : (g+1)·Cog]
-      groupBatched(m, G, Cog, Osz, R, w, R, false, cols, 0, R * Osz, Osz, out, n0 * Cout * Osz, Cog * Osz, Osz);
+      groupBatched(m, G, Cog, Osz, R, w, R, false, cols, 0, R * Osz, Osz, out, n0 * Cout * Osz, Cog * Osz, Osz, epi);
     }
     return out;
   }
@@ -516,7 +554,8 @@ function forwardGemm(q: Geo3, x: Float32Array, w: Float32Array, auto = true): Fl
       for (let r0 = 0; r0 < rowsTotal; r0 += rows) {
         const r1 = Math.min(rowsTotal, r0 + rows), P = (r1 - r0) * O2;
         im2col(q, tp, x, (n * Cin + g * Cig) * Ssz, cols, 0, P, r0, r1);
-        gemmF32(Cog, P, R, w, g * Cog * R, R, cols, 0, P, out, (n * Cout + g * Cog) * Osz + r0 * O2, Osz);
+        const o = (n * Cout + g * Cog) * Osz + r0 * O2;
+        gemmF32(Cog, P, R, w, g * Cog * R, R, cols, 0, P, out, o, Osz, false, false, false, epi);
       }
     }
   }
@@ -892,19 +931,21 @@ function convEpilogue(n: Node, relu: boolean): { conv: Node; bias: Node | null }
 }
 
 /**
- * The convolution `node` (its inputs' buffers `inputs`) with `epi` applied,
- * where its kernel takes an epilogue: the depthwise kernels and Winograd; else
- * null (the schedule then runs the composition).
+ * The convolution `node` (its inputs' buffers `inputs`) with `epi` applied
+ * where its kernel writes the output: per plane in the depthwise and Winograd
+ * kernels, per row before the GEMM copies it out; null on the JS reference's
+ * paths and empty problems (the schedule then runs the composition).
  */
 function forwardWithEpilogue(node: Node, inputs: TypedArray[], epi: Epilogue): Float32Array | null {
   const [N, Cin] = node.inputs[0].shape, Cout = node.shape[1];
   const q = geo3(node.params as ConvGeometry, N, Cin, Cout);
   const p = path(node, inputs, q);
-  const [x, w] = inputs as Float32Array[];
-  if (p === "direct") return depthwiseWasmApplies(q) ? depthwiseWasm("forward", q, x, w, epi) : null;
-  if (p !== "winograd" && !(p === "gemm" && autoOf(node) && winogradPays(q, w))) return null;
+  if (!p || q.Cig * q.Ksz === 0 || N * Cout * q.Osz === 0) return null;
+  const [x, w] = inputs as Float32Array[], e: OutputEpilogue = { ...epi, plane: q.Osz, channels: Cout };
+  if (p === "direct") return depthwiseWasmApplies(q) ? depthwiseWasm("forward", q, x, w, e) : null;
+  if (p === "gemm") return forwardGemm(q, x, w, autoOf(node), e);
   const out = new Float32Array(N * Cout * q.Osz);
-  return winogradForward(q, x, w, out, p !== "winograd", epi) ? out : null;
+  return winogradForward(q, x, w, out, false, e) ? out : null;
 }
 
 if (GEMM_AVAILABLE) {

@@ -14,6 +14,7 @@ import { runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { F32, FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
+import { type Epilogue, epilogueFunction } from "./_wasm_epilogue.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -240,39 +241,6 @@ export function copyFloats(f: FuncBuilder, dst: number, src: number, len: number
     f.get(k).i32(2).op(Op.i32_shl).get(src).op(Op.i32_add).mem(Op.f32_load, 2);
     f.mem(Op.f32_store, 2);
   });
-}
-
-/** A conv's output epilogue, applied per output plane while it is in cache: `+ bias[channel]`, then relu. */
-export interface Epilogue {
-  /** the bias, one value per output channel, or null */
-  bias: Float32Array | null;
-  /** relu after the bias: `v > 0 ? v : +0` (where(v > 0, v, 0): NaN and -0 give +0) */
-  relu: boolean;
-}
-
-/**
- * `epi(at, n, b, relu)`: the n floats at byte address `at`, in place, v = v + b (float32, as the composition's add),
- * then, when relu, v > 0 ? v : +0 (a mask of v > 0: NaN and -0 give +0).
- */
-export function epilogueFunction(): FuncBuilder {
-  const f = new FuncBuilder([I32, I32, F32, I32], []);
-  const [at, n, b, relu] = f.params.map((_, i) => i);
-  const k = f.local(I32), bv = f.local(V128), v = f.local(V128), s = f.local(F32);
-  f.get(b).simd(Simd.f32x4_splat).set(bv);
-  f.forRange(k, () => f.i32(0), () => f.get(n).i32(3).op(Op.i32_sub), 4, () => {
-    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add);
-    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add).simdMem(Simd.v128_load, 0).get(bv).simd(Simd.f32x4_add)
-      .set(v);
-    f.get(relu).if_(V128).get(v).get(v).v128Zero().simd(Simd.f32x4_gt).simd(Simd.v128_and).else_().get(v).end();
-    f.simdMem(Simd.v128_store, 0);
-  });
-  f.forRange(k, () => f.get(k), () => f.get(n), 1, () => {
-    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add);
-    f.get(k).i32(2).op(Op.i32_shl).get(at).op(Op.i32_add).mem(Op.f32_load, 2).get(b).op(Op.f32_add).tee(s);
-    f.f32(0).get(s).f32(0).op(Op.f32_gt).get(relu).op(Op.i32_eqz).op(Op.i32_or).op(Op.select);
-    f.mem(Op.f32_store, 2);
-  });
-  return f;
 }
 
 // ---------------------------------------------------------------- runtime

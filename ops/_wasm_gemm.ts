@@ -23,6 +23,7 @@ import {
   V128,
 } from "./_wasm.ts";
 import { ensureHeap, importHeap, MAX_PAGES, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
+import { epilogueInHeap, epilogueJs, type OutputEpilogue } from "./_wasm_epilogue.ts";
 
 /** Micro-kernel row counts built into the module; the driver picks one per GEMM by M. */
 export const MRS: readonly number[] = [4, 6];
@@ -849,7 +850,9 @@ function gemmBatch(
   ldcUser: number,
   accumulate: boolean,
   bTable: { k: Int32Array; j: Int32Array } | null = null,
+  epi: OutputEpilogue | null = null,
 ): boolean {
+  if (epi && accumulate) throw new Error("gemmBatch: an epilogue needs accumulate = false");
   const r = runtime(), sp = split(batch, M, N, K, aStride, bStride);
   const { mr, byRows, group, per, chunks, scratchStride } = sp, al = al4;
   const Mp = sp.mt * mr, Np = sp.nt * NR, cStride = Mp * Np, cFloats = batch * cStride;
@@ -870,8 +873,16 @@ function gemmBatch(
     I.set(bTable.k, tblAt);
     I.set(bTable.j, tblAt + K);
   }
+  // The epilogue on rows [i0, i1) of item q in the heap, before they are copied out.
+  const finish = (q: number, i0: number, i1: number) => {
+    if (!epi) return;
+    for (let i = i0; i < i1; i++) {
+      epilogueInHeap(epi, (cAt + q * cStride + i * Np) * 4, N, cOff + q * cBatchStride + i * ldcUser);
+    }
+  };
   // The caller's C (cOff, batch stride, row stride ldcUser) <-> the padded heap C ([batch, Mp, Np]).
   const move = (toHeap: boolean) => {
+    if (!toHeap) { for (let q = 0; q < batch; q++) finish(q, 0, M); }
     if (Np === N && Mp === M && ldcUser === N && cBatchStride === M * N) {
       if (toHeap) H.set(c.subarray(cOff, cOff + batch * M * N), cAt);
       else c.set(H.subarray(cAt, cAt + batch * M * N), cOff);
@@ -939,6 +950,7 @@ function gemmBatch(
     const bq = Math.floor((u * unitChunks) / per), p0 = (u * unitChunks - bq * per) * group;
     const i0 = byRows ? p0 * mr : 0, i1 = byRows ? Math.min((p0 + group) * mr, M) : M;
     const h0 = cAt + bq * cStride, o0 = cOff + bq * cBatchStride;
+    finish(bq, i0, i1);
     if (Np === N && ldcUser === N) c.set(H.subarray(h0 + i0 * N, h0 + i1 * N), o0 + i0 * N);
     else for (let i = i0; i < i1; i++) c.set(H.subarray(h0 + i * Np, h0 + i * Np + N), o0 + i * ldcUser);
   };
@@ -1052,19 +1064,18 @@ export function gemmF32(
   accumulate = false,
   transA = false,
   transB = false,
+  epi: OutputEpilogue | null = null,
 ): void {
   if (M <= 0 || N <= 0) return;
-  if (K <= 0) {
-    if (!accumulate) { for (let i = 0; i < M; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + N); }
-    return;
-  }
   if (
-    GEMM_AVAILABLE &&
-    gemmBatch(1, M, N, K, a, aOff, 0, lda, transA, b, bOff, 0, ldb, transB, c, cOff, 0, ldc, accumulate)
+    K > 0 && GEMM_AVAILABLE &&
+    gemmBatch(1, M, N, K, a, aOff, 0, lda, transA, b, bOff, 0, ldb, transB, c, cOff, 0, ldc, accumulate, null, epi)
   ) {
     return;
   }
-  gemmJs(M, N, K, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, accumulate);
+  if (K > 0) gemmJs(M, N, K, a, aOff, lda, transA, b, bOff, ldb, transB, c, cOff, ldc, accumulate);
+  else if (!accumulate) { for (let i = 0; i < M; i++) c.fill(0, cOff + i * ldc, cOff + i * ldc + N); }
+  if (epi) { for (let i = 0; i < M; i++) epilogueJs(epi, c, cOff + i * ldc, N); }
 }
 
 /**
@@ -1095,6 +1106,7 @@ export function gemmBatchedF32(
   accumulate = false,
   transA = false,
   transB = false,
+  epi: OutputEpilogue | null = null,
 ): void {
   if (batch <= 0 || M <= 0 || N <= 0) return;
   if (K > 0 && GEMM_AVAILABLE) {
@@ -1118,6 +1130,8 @@ export function gemmBatchedF32(
       cStride,
       ldc,
       accumulate,
+      null,
+      epi,
     );
     if (ok) return;
   }
@@ -1138,6 +1152,7 @@ export function gemmBatchedF32(
       accumulate,
       transA,
       transB,
+      epi,
     );
   }
 }
@@ -1169,6 +1184,7 @@ export function gemmGatherF32(
   cStride: number,
   ldc: number,
   accumulate = false,
+  epi: OutputEpilogue | null = null,
 ): void {
   const increasing = (t: Int32Array) => t.every((v, i) => i === 0 || v > t[i - 1]);
   if (kT.length !== K || jT.length !== N || !increasing(kT) || !increasing(jT) || kT[0] + jT[0] < 0) {
@@ -1199,6 +1215,7 @@ export function gemmGatherF32(
       ldc,
       accumulate,
       { k: kT, j: jT },
+      epi,
     );
     if (ok) return;
   }
@@ -1207,7 +1224,7 @@ export function gemmGatherF32(
   for (let q = 0; q < batch; q++) {
     const base = bOff + q * bStride;
     for (let k = 0; k < K; k++) for (let j = 0; j < N; j++) bm[k * N + j] = b[base + kT[k] + jT[j]];
-    gemmF32(M, N, K, a, aOff + q * aStride, lda, bm, 0, N, c, cOff + q * cStride, ldc, accumulate, transA);
+    gemmF32(M, N, K, a, aOff + q * aStride, lda, bm, 0, N, c, cOff + q * cStride, ldc, accumulate, transA, false, epi);
   }
 }
 

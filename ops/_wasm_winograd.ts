@@ -10,7 +10,8 @@
 import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
-import { copyFloats, type Epilogue, epilogueFunction, padFunction } from "./_wasm_depthwise.ts";
+import { copyFloats, padFunction } from "./_wasm_depthwise.ts";
+import { type Epilogue, epilogueFunction } from "./_wasm_epilogue.ts";
 import { gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 

@@ -9,6 +9,8 @@ import { tuning } from "../ops/_wasm_gemm.ts";
 import { tuning as convTuning } from "../ops/_wasm_conv.ts";
 import { depthwiseTuning } from "../ops/_wasm_depthwise.ts";
 import { winogradTuning } from "../ops/_wasm_winograd.ts";
+import { epilogueInHeap, epilogueJs, type OutputEpilogue } from "../ops/_wasm_epilogue.ts";
+import { growWasmHeap } from "../ops/_wasm_heap.ts";
 import { col2imTuning } from "../ops/_wasm_col2im.ts";
 
 function rng(seed: number): () => number {
@@ -529,9 +531,13 @@ Deno.test("wasm conv: bias and relu as the kernels' epilogue equal the compositi
     [16, 20, [13, 16], { padding: 2, dilation: 2 }, true], // Winograd by phases, columns zipped
     [16, 20, [13, 16], { padding: 3, dilation: 3 }, true], // Winograd by phases, strided
     [4, 6, [10, 9], { padding: 1, algorithm: "winograd" }, true], // forced Winograd
-    [8, 16, [7, 7], {}, false], // pointwise (the GEMM): the composition
+    [8, 16, [7, 7], {}, true], // pointwise: the GEMM on the input
+    [3, 16, [30, 29], { padding: 1 }, true], // a first layer of 3 channels: implicit GEMM
+    [8, 12, [15, 13], { stride: 2, padding: 1 }, true], // strided: im2col + GEMM
+    [8, 12, [15, 13], { padding: 2, groups: 2, algorithm: "im2col" }, true], // grouped, forced im2col
+    [8, 12, [9, 10], { padding: 1, algorithm: "direct" }, false], // forced direct: the JS reference, composed
     [1, 16, [14, 13], { padding: 1 }, true, true], // NaN through the depthwise kernels' epilogue: relu gives +0
-    [16, 24, [12, 14], { padding: 1 }, false, true], // automatic Winograd declines non-finite data: the composition
+    [16, 24, [12, 14], { padding: 1 }, true, true], // non-finite data: automatic Winograd declines, the GEMM takes it
   ];
   try {
     cases.forEach(([Cin, Cout, S, opts, taken, nan], i) => {
@@ -601,5 +607,24 @@ Deno.test("wasm conv: relu's backward reads the relu's values, so a conv + bias 
       y.dataSync();
       assertEquals(Array.from((pull(ts.ones([5])) as NDArray[])[0].dataSync()), [0, 0, 0, 0, 1], backend);
     });
+  }
+});
+
+Deno.test("wasm conv: the epilogue's JS fallback equals its wasm function (specials, a -0 bias, relu on and off)", () => {
+  const specials = [NaN, -0, 0, Infinity, -Infinity, 1e-45, -1e-45, 3.4e38, -2, 2];
+  const v = Float32Array.from({ length: 203 }, (_, i) => i < specials.length ? specials[i] : Math.sin(i) * 4);
+  const bias = Float32Array.from([-0, 0.5, -3.4e38, 1]);
+  for (const relu of [false, true]) {
+    for (const b of [bias, null]) {
+      if (!b && !relu) continue;
+      const epi: OutputEpilogue = { bias: b, relu, plane: 50, channels: 4 };
+      const js = v.slice();
+      for (let o = 0; o < js.length; o += 50) epilogueJs(epi, js, o, Math.min(50, js.length - o));
+      const heap = growWasmHeap(64 + v.length * 4)!, at = 64;
+      new Float32Array(heap.buffer, at, v.length).set(v);
+      for (let o = 0; o < v.length; o += 50) epilogueInHeap(epi, at + o * 4, Math.min(50, v.length - o), o);
+      const wasm = new Float32Array(heap.buffer, at, v.length);
+      assert(js.every((x, i) => Object.is(x, wasm[i])), `relu ${relu}, bias ${b !== null}`);
+    }
   }
 });
