@@ -628,3 +628,23 @@ Deno.test("wasm conv: the epilogue's JS fallback equals its wasm function (speci
     }
   }
 });
+
+Deno.test("wasm conv: the epilogue on 1-D and 3-D convolutions (GEMM and depthwise) equals the composition", () => {
+  const cases: [typeof ts.conv1d, number[], number[], ts.ConvOptions][] = [
+    [ts.conv1d, [2, 4, 30], [6, 4, 3], { padding: 1 }],
+    [ts.conv1d, [2, 4, 30], [4, 1, 3], { padding: 1, groups: 4 }],
+    [ts.conv3d, [2, 4, 6, 7, 5], [6, 4, 3, 3, 2], { padding: 1 }],
+  ];
+  cases.forEach(([conv, xs, ws, opts], i) => {
+    const x = rand(xs, 100 + i), w = rand(ws, 110 + i), b = rand([ws[0]], 120 + i);
+    const expected = withBackend("wasm", () => {
+      const c = conv(x, w, opts);
+      c.dataSync();
+      return c.add(b.reshape([ws[0], ...Array(xs.length - 2).fill(1)])).relu().dataSync();
+    });
+    let got: ArrayLike<number> = [];
+    const log = withBackend("wasm", () => kernelLogOf(() => got = conv(x, w, { ...opts, bias: b }).relu().dataSync()));
+    assert(Array.from(got).every((v, j) => Object.is(v, expected[j])), `case ${i}`);
+    assert(log.some((l) => l.startsWith("conv with its bias and relu")), log.join("; "));
+  });
+});
