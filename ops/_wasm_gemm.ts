@@ -1046,7 +1046,9 @@ export function gemmInHeap(
  * op(B)[k,j] = b[bOff + k*ldb + j] (transB: b[bOff + j*ldb + k]) is K×N and
  * C[i,j] = c[cOff + i*ldc + j]. Summation is in float32, k in increasing order;
  * results are identical for every thread count. Falls back to plain JS when
- * WebAssembly SIMD is unavailable.
+ * WebAssembly SIMD is unavailable. With `epi` (not with `accumulate`), each
+ * row of C gets a convolution's epilogue (bias of its output channel, relu)
+ * before it is stored (see `_wasm_epilogue.ts`); the batched forms pass it on.
  */
 export function gemmF32(
   M: number,
