@@ -14,7 +14,7 @@ import { runThenCopyOut, sharesOf } from "./_pool_threads.ts";
 import { F32, FuncBuilder, HAS_RELAXED_SIMD, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { getNumThreads, HEAP_MODULES, heapModulePool, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
-import { type Epilogue, epilogueFunction } from "./_wasm_epilogue.ts";
+import { type Epilogue, EPILOGUE_WORK, epilogueFunction, epilogueParams } from "./_wasm_epilogue.ts";
 
 /** A module's fixed geometry: kernel size, dilations and the padded row length. */
 interface Fixed {
@@ -270,6 +270,7 @@ const WORK_SETUP = `
     ex.pad(src * 4, S2, dst * 4, Wp, Hp * Wp, p1, p2, y0, x1 > x0 ? y1 : y0, x0, x1);
   };
   ${HEAP_MODULES}
+  ${EPILOGUE_WORK}
   return (P, t, T, th = t) => {
     const [mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, X, W, OUT, G, SCR, SS, id] = P;
     const B = P[25], relu = P[26];
@@ -286,7 +287,7 @@ const WORK_SETUP = `
         for (let m = 0; m < Cog; m++) {
           const o = (n * C + c) * Cog + m;
           exports.conv(scr * 4, (W + (c * Cog + m) * K) * 4, s1, s2, (OUT + o * Os) * 4, O1, O2, 0);
-          if (B >= 0 || relu) exports.epi((OUT + o * Os) * 4, Os, B >= 0 ? H[B + c * Cog + m] : 0, relu);
+          epilogue(exports, B, relu, (OUT + o * Os) * 4, Os, c * Cog + m);
         }
       } else if (mode === 1) {
         // dx = Σ_m conv(pad(gy_m), flipped w_m): the roles of S and O swap
@@ -408,18 +409,17 @@ export function depthwiseWasm(
     modules.set(key, mod = { id: nextId++, bytes: moduleBytes(fixed) });
   }
   const G = 16, X = G + al(gy ? gy.length : 0), W = X + al(x ? x.length : 0), CODE = W + al(w ? w.length : 0);
-  const bias = kind === "forward" ? epi?.bias : null, BIAS = CODE + al(Math.ceil(mod.bytes.length / 4));
-  const OUT = BIAS + al(bias ? bias.length : 0), SCR = OUT + al(outLen), SS = al(scrFloats);
+  const fepi = kind === "forward" ? epi : null, BIAS = CODE + al(Math.ceil(mod.bytes.length / 4));
+  const OUT = BIAS + al(fepi?.bias ? fepi.bias.length : 0), SCR = OUT + al(outLen), SS = al(scrFloats);
   if (!growWasmHeap((SCR + T * SS) * 4)) return null;
   // operands where they are resident, else copied into the layout; the output into a resident slot
   const place = (a: Float32Array | null, at: number) => (a ? placeInHeap(a, at * 4) / 4 : at);
   const xAt = place(x, X), wAt = place(w, W), gAt = place(gy, G);
-  if (bias) new Float32Array(r.memory.buffer).set(bias, BIAS);
   const slot = outputSlot(outLen * 4), outAt = slot ? slot.at / 4 : OUT;
   new Uint8Array(r.memory.buffer).set(mod.bytes, CODE * 4);
   const params = p ? p.params : localParams;
   params.set([mode, N, C, Cog, S1, S2, O1, O2, K1, K2, s1, s2, d1, d2, p1, p2, xAt, wAt, outAt, gAt, SCR, SS, mod.id]);
-  params.set([CODE * 4, mod.bytes.length, bias ? BIAS : -1, kind === "forward" && epi?.relu ? 1 : 0], 23);
+  params.set([CODE * 4, mod.bytes.length, ...epilogueParams(fepi, BIAS)], 23);
   const shares = sharesOf(units, T);
   const results = new Float32Array(r.memory.buffer, outAt * 4, outLen);
   const out = runThenCopyOut(p, T, shares, (s, S, th) => r.work(params, s, S, th), results);

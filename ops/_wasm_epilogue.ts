@@ -45,6 +45,29 @@ export function epilogueFunction(): FuncBuilder {
   return f;
 }
 
+/**
+ * A kernel job's epilogue params: the bias copied into the heap at float index `at` (or -1 without one) and relu
+ * (0 or 1), read by {@linkcode EPILOGUE_WORK} in the workers.
+ */
+export function epilogueParams(epi: Epilogue | null, at: number): [number, number] {
+  if (epi?.bias) new Float32Array(wasmHeap().buffer).set(epi.bias, at);
+  return [epi?.bias ? at : -1, epi?.relu ? 1 : 0];
+}
+
+/**
+ * Work-source helper (a kernel family's workers and calling thread): `epilogue(ex, B, relu, at, n, ch)` applies a
+ * job's epilogue params (bias index B, relu) to the n floats at byte `at` of output channel ch, with the module
+ * exports `ex` (its `epi` from {@linkcode epilogueFunction}); nothing without either.
+ */
+export const EPILOGUE_WORK = `
+  let epiHeap = new Float32Array(0); // the heap's floats, viewed again only after it grew
+  const epilogue = (ex, B, relu, at, n, ch) => {
+    if (B < 0 && !relu) return;
+    if (B >= 0 && epiHeap.buffer !== memory.buffer) epiHeap = new Float32Array(memory.buffer);
+    ex.epi(at, n, B >= 0 ? epiHeap[B + ch] : 0, relu);
+  };
+`;
+
 type Epi = (at: number, n: number, b: number, relu: number) => void;
 let onHeap: Epi | null = null;
 

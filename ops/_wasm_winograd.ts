@@ -11,7 +11,7 @@ import type { Geo3 } from "./_conv_kernels.ts";
 import { familyPool, sharesOf } from "./_pool_threads.ts";
 import { FuncBuilder, HAS_SHARED_MEMORY, HAS_SIMD, I32, ModuleBuilder, Op, Simd, V128 } from "./_wasm.ts";
 import { copyFloats, padFunction } from "./_wasm_depthwise.ts";
-import { type Epilogue, epilogueFunction } from "./_wasm_epilogue.ts";
+import { type Epilogue, EPILOGUE_WORK, epilogueFunction, epilogueParams } from "./_wasm_epilogue.ts";
 import { gemmInHeap, gemmTileRows, getNumThreads, NR, onShutdownThreads } from "./_wasm_gemm.ts";
 import { growWasmHeap, importHeap, outputSlot, placeInHeap, wasmHeap } from "./_wasm_heap.ts";
 
@@ -444,6 +444,7 @@ function moduleBytes(): Uint8Array<ArrayBuffer> {
 // columns rx + D2·b), which reads the same phase of the padded input: an image's tiles are its phases' tiles
 // in turn (phase ry·D2 + rx at tile offset (ry·D2 + rx)·TH·TW4), each phase gathered to a dense plane first.
 const WORK_SETUP = `
+  ${EPILOGUE_WORK}
   const count = (n, r, d) => Math.max(0, Math.ceil((n - r) / d));
   const geometry = (P, th) => {
     const [, , Cin, Cout, S1, S2, O1, O2, p1, p2, TH, TW4, XIN, V, Pp, M, , OP, OX, SCR, SS, VS, MS, D1, D2, m, B, relu] = P;
@@ -496,7 +497,7 @@ const WORK_SETUP = `
   };
   const outputPlanes = (g, u0, u1) => {
     const { Cout, O1, O2, TH, TW4, Pp, M, OP, OX, MS, D1, D2, TP, tiles, phased, MM, Wm, B, relu } = g;
-    const outT = g.m === 4 ? exports.outT4 : exports.outT, H = new Float32Array(memory.buffer);
+    const outT = g.m === 4 ? exports.outT4 : exports.outT;
     for (let u = u0; u < u1; u++) {
       const i = Math.floor(u / Cout), co = u % Cout, plane = OP + u * MM * tiles, mu = M + co * Pp + i * tiles;
       const y = OX + u * O1 * O2;
@@ -518,7 +519,7 @@ const WORK_SETUP = `
           }
         }
       }
-      if (B >= 0 || relu) exports.epi(y * 4, O1 * O2, B >= 0 ? H[B + co] : 0, relu);
+      epilogue(exports, B, relu, y * 4, O1 * O2, co);
     }
   };
   const MODES = [inputPlanes, outputPlanes, gradPlanes];
@@ -791,8 +792,7 @@ export function winogradForward(
   if (!tr) return false;
   const { memory } = tr;
   filterTransform(w, Cout, Cin, m === 4 ? G4 : G2, new Float32Array(memory.buffer), U);
-  if (epi?.bias) new Float32Array(memory.buffer).set(epi.bias, BI);
-  const epiJob = epi ? [epi.bias ? BI : -1, epi.relu ? 1 : 0] : undefined;
+  const epiJob = epilogueParams(epi, BI);
   // the whole output in a resident slot when the ring takes it (each chunk's images at their place)
   const slot = outputSlot(out.byteLength);
   for (let n0 = 0; n0 < N; n0 += nb) {
