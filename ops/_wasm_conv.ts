@@ -970,7 +970,7 @@ if (GEMM_AVAILABLE) {
     if (bias && !(bias instanceof Float32Array)) return null;
     const out = forwardWithEpilogue(e.conv, inputs, { bias, relu: pre !== null });
     return out &&
-      { buffer: out, name: `conv with its ${bias ? "bias" : ""}${bias && pre ? " and " : ""}${pre ? "relu" : ""}` };
+      { buffer: out, name: `conv with its ${[bias && "bias", pre && "relu"].filter(Boolean).join(" and ")}` };
   });
 
   registerKernel("wasm", "convGradInput", (node, inputs) => {

@@ -1058,7 +1058,8 @@ function buildTilingScatter(p: Plan, masked: boolean): TilingScatter | null {
   const pl = f.local(I32), oa = f.local(I32), ta = f.local(I32), ob = f.local(I32), tb = f.local(I32);
   const x = f.local(I32), cp = f.local(I32), op = f.local(I32), row = f.local(I32), rbase = f.local(I32);
   const pos = f.local(V128), tmp = f.local(V128);
-  const count = (i: number, n: number | null, body: () => void) => countUp(f, i, 0, n ?? (() => f.get(Pp)), body);
+  // for (i = 0; i < n; i++) body, n ≥ 1 a constant or pushed by n()
+  const count = (i: number, n: number | (() => void), body: () => void) => countUp(f, i, 0, n, body);
   const lanes = (a: number[]) => f.v128([...new Uint8Array(Int32Array.from(a).buffer)]);
   // the cells of four lanes at cp (+ gOff: the cotangent), lane l from cell ⌊l / C.k⌋; `half`: lanes 0 and 1 only
   // (nothing read past them)
@@ -1070,7 +1071,7 @@ function buildTilingScatter(p: Plan, masked: boolean): TilingScatter | null {
     else if (C.k === 2) f.simdMem(Simd.v128_load64_zero, 0).tee(tmp).get(tmp).shuffle32([0, 0, 1, 1]);
     else f.simdMem(Simd.v128_load32_splat, 0);
   };
-  count(pl, null, () => {
+  count(pl, () => f.get(Pp), () => {
     f.get(pl).i32(O * 4).op(Op.i32_mul).get(rPtr).op(Op.i32_add).set(rbase);
     f.get(pl).i32(S * 4).op(Op.i32_mul).get(outPtr).op(Op.i32_add).set(op);
     f.i32(0).set(row); // the plane-local position of the input row's first element: rows come in order
@@ -1378,7 +1379,7 @@ registerPattern((node, uses, input) => {
   const [c, a, z] = node.inputs;
   if (!isPlusZero(z) || a.buffer) return null;
   const s = a.op === "reshape" ? a.inputs[0] : a;
-  const sc = s && !s.buffer && uses(s) === 1 ? argmaxScatter(s) : null;
+  const sc = !s.buffer && uses(s) === 1 ? argmaxScatter(s) : null;
   if (!sc || !isPlusZero(sc.base)) return null;
   const { am, upd, axes } = sc;
   // the pool's input is the relu (its values noted on c when it was realized, its id on a realized argmax)
